@@ -1,0 +1,85 @@
+"""The Spillway API: a module-level FastAPI `app` composed from routers.
+
+Readiness is the cold-start gate under Knative: `/readyz` answers 503 until the lifespan has
+built the Redis pool and the submitter, and then only while Redis answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from functions import registry as registry_module
+from functions.api import problems
+from functions.api.limits import BodyLimitMiddleware
+from functions.api.metrics import HttpMetricsMiddleware
+from functions.api.openapi import build_openapi
+from functions.api.routes import catalog, health, invocations, metrics
+from functions.api.submit import Submitter
+from functions.settings import get_settings, redact_url
+
+log = logging.getLogger("spillway.api")
+settings = get_settings()
+registry = registry_module.load_modules(settings.FUNCTION_MODULES)
+
+
+def redis_client(url: str, timeout: float) -> Redis:
+    # One retry with no backoff: after a Redis restart every pooled connection is dead, and the
+    # first command on each must reconnect instead of failing. The request deadline
+    # (SPILLWAY_REDIS_TIMEOUT) bounds the whole thing, so a down Redis answers 503 fast.
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=max(timeout, 1.0),
+        socket_keepalive=True,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
+        max_connections=256,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    redis = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
+    app.state.submitter = Submitter(redis, settings)
+    app.state.registry = registry
+    app.state.initialised = True
+    log.info(
+        "spillway api ready to serve %d functions via %s",
+        len(registry),
+        redact_url(settings.REDIS_URL),
+    )
+    try:
+        yield
+    finally:
+        app.state.initialised = False
+        await redis.aclose()
+
+
+app = FastAPI(
+    title="Spillway",
+    version="1.0.0",
+    description="Invoke typed Python functions asynchronously: 202 + an id, then poll.",
+    lifespan=lifespan,
+)
+app.include_router(health.router)
+app.include_router(metrics.router)
+app.include_router(catalog.router)
+app.include_router(invocations.router)
+app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
+app.add_middleware(HttpMetricsMiddleware)
+problems.install(app)
+
+
+def _openapi() -> dict[str, Any]:
+    return build_openapi(app, registry)
+
+
+app.openapi = _openapi  # type: ignore[method-assign]

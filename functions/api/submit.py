@@ -1,0 +1,176 @@
+"""Enqueueing invocations: record + message + backlog check + idempotency in one Redis round trip.
+
+A Lua script makes the whole submit atomic, so there is no window where an invocation record
+exists without its message (or the reverse), two requests with one Idempotency-Key cannot both
+enqueue, and a batch is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from functions import keys, records
+from functions.protocol import MessageBuilder, new_id
+from functions.registry import FunctionSpec
+from functions.settings import Settings
+
+T = TypeVar("T")
+
+# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
+# ARGV: max backlog, idempotency value, idempotency ttl, record ttl, function, submitted_at, then
+# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+_SUBMIT_LUA = """
+local depth = redis.call('LLEN', KEYS[1])
+if KEYS[2] ~= '' then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then return {2, depth, prior} end
+end
+local n = #ARGV - 6
+if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
+for i = 1, n do
+  redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
+             'submitted_at', ARGV[6], 'attempts', '0')
+  redis.call('EXPIRE', KEYS[2 + i], ARGV[4])
+end
+-- Lua's unpack has a small stack limit: push in slices.
+for i = 7, #ARGV, 500 do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+return {1, depth + n, ''}
+"""
+
+REDIS_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, TimeoutError, OSError)
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer within the deadline."""
+
+
+class BacklogFull(Exception):
+    def __init__(self, depth: int) -> None:
+        super().__init__(depth)
+        self.depth = depth
+
+
+class IdempotencyConflict(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    ids: list[str]
+    depth: int
+    replayed: bool = False
+
+
+class Submitter:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._script = redis.register_script(_SUBMIT_LUA)
+        self._builders: dict[str, MessageBuilder] = {}
+
+    def builder(self, spec: FunctionSpec) -> MessageBuilder:
+        builder = self._builders.get(spec.name)
+        if builder is None:
+            builder = self._builders[spec.name] = MessageBuilder(spec, spec.queue)
+        return builder
+
+    async def call(self, awaitable: Awaitable[T]) -> T:
+        """Await a Redis operation under the API's deadline; failures become RedisUnavailable."""
+        try:
+            async with asyncio.timeout(self.settings.REDIS_TIMEOUT):
+                return await awaitable
+        except REDIS_ERRORS as exc:
+            raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def submit(
+        self,
+        spec: FunctionSpec,
+        payloads_json: list[str],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        prefix = self.settings.KEY_PREFIX
+        builder = self.builder(spec)
+        ids = [new_id() for _ in payloads_json]
+        messages = [builder.build(i, p) for i, p in zip(ids, payloads_json, strict=True)]
+        idem_key = ""
+        idem_value = ""
+        fingerprint = ""
+        if idempotency_key is not None:
+            idem_key = keys.idempotency_key(prefix, spec.name, idempotency_key)
+            fingerprint = _fingerprint(payloads_json)
+            idem_value = fingerprint + "|" + ",".join(ids)
+        max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
+        result: list[Any] = await self.call(
+            self._script(
+                keys=[
+                    keys.queue_key(prefix, spec.queue),
+                    idem_key,
+                    *(keys.record_key(prefix, i) for i in ids),
+                ],
+                args=[
+                    max_backlog,
+                    idem_value,
+                    self.settings.IDEMPOTENCY_TTL,
+                    self.settings.RESULT_TTL,
+                    spec.name,
+                    f"{time.time():.6f}",
+                    *messages,
+                ],
+            )
+        )
+        outcome, depth, prior = int(result[0]), int(result[1]), result[2]
+        if outcome == 0:
+            raise BacklogFull(depth)
+        if outcome == 2:
+            prior_text = prior.decode() if isinstance(prior, bytes) else str(prior)
+            prior_fp, _, prior_ids = prior_text.partition("|")
+            if prior_fp != fingerprint:
+                raise IdempotencyConflict
+            return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
+        return Accepted(ids=ids, depth=depth)
+
+    async def read(self, invocation_id: str) -> dict[str, Any] | None:
+        raw = await self.call(
+            self.redis.hgetall(keys.record_key(self.settings.KEY_PREFIX, invocation_id))
+        )
+        if not raw:
+            return None
+        return records.decode(invocation_id, raw)
+
+    async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
+        """Poll the record until it is terminal or `seconds` pass; None if not finished.
+
+        Polling starts at 5 ms and backs off to 200 ms: cheap for Redis, and quick for the short
+        functions `?wait` is meant for.
+        """
+        deadline = time.monotonic() + seconds
+        delay = 0.005
+        while True:
+            record = await self.read(invocation_id)
+            if record and record["status"] in records.TERMINAL:
+                return record
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.2)
+
+
+def _fingerprint(payloads_json: list[str]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for payload in payloads_json:
+        digest.update(payload.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()

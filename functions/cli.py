@@ -1,0 +1,119 @@
+"""`spillway`: run the API, a worker, or the whole system locally.
+
+Imports stay inside the commands: `spillway api` must not pay for Celery's import (cold start),
+and `spillway worker` must set REMAP_SIGTERM before billiard is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import NoReturn
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, then a non-zero exit: the usage block is one `--help` away.
+        self.exit(2, f"spillway: error: {message} (see `spillway --help`)\n")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"spillway: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
+    from functions.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        _fail(_settings_error(exc))
+    import uvicorn
+
+    uvicorn.run(
+        "functions.api.main:app",
+        host=args.host or settings.HOST,
+        port=args.port or settings.PORT,
+        log_level=settings.LOG_LEVEL.lower(),
+        loop="auto",
+        http="auto",
+        proxy_headers=True,
+        # Knative sends SIGTERM and waits; finish in-flight requests, then exit.
+        timeout_graceful_shutdown=20,
+        access_log=args.access_log,
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    # Soft shutdown on SIGTERM needs this before billiard is imported (billiard/common.py).
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    # Tasks run in pool children: their metrics are aggregated through files here.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="spillway-metrics-"))
+    from pydantic import ValidationError
+
+    from functions.settings import get_settings
+
+    try:
+        settings = get_settings()
+        from functions.worker.app import ConfigError, app
+    except ValidationError as exc:
+        _fail(_settings_error(exc))
+    except (ConfigError, RuntimeError) as exc:
+        _fail(str(exc))
+    queues = settings.QUEUES or sorted(q.name for q in app.conf.task_queues)
+    argv = ["worker", "--queues", ",".join(queues), "--loglevel", settings.LOG_LEVEL,
+            "--without-gossip", "--without-mingle", *args.celery_args]
+    app.worker_main(argv)
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    from functions.devrun import run
+
+    raise SystemExit(run(port=args.port, workers=args.workers))
+
+
+def _settings_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", lambda: [])()
+    if errors:
+        first = errors[0]
+        name = ".".join(str(p) for p in first.get("loc", ()))
+        return f"invalid setting {name}: {first.get('msg')}"
+    return str(exc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    api = sub.add_parser("api", help="serve the HTTP API with uvicorn (0.0.0.0:$PORT)")
+    api.add_argument("--host", help="bind address (default SPILLWAY_HOST, 0.0.0.0)")
+    api.add_argument("--port", type=int, help="port (default $PORT, 8080)")
+    api.add_argument("--access-log", action="store_true", help="log every request")
+    api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="run a Celery worker for the configured queues")
+    worker.add_argument("celery_args", nargs=argparse.REMAINDER,
+                        help="extra `celery worker` options after --")
+    worker.set_defaults(func=cmd_worker)
+
+    dev = sub.add_parser("dev", help="run Redis, the API and a worker locally")
+    dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
+    dev.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    dev.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "celery_args", None) and args.celery_args[0] == "--":
+        args.celery_args = args.celery_args[1:]
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

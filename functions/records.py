@@ -1,0 +1,60 @@
+"""Invocation records: one Redis hash per invocation, written by the API and the worker.
+
+The record is what `GET /v1/invocations/{id}` reads. It exists from the moment the API accepts
+the invocation (so an id that was never submitted is a clean 404, unlike Celery's AsyncResult,
+which reports PENDING for any id) and expires `SPILLWAY_RESULT_TTL` seconds after the last write.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+
+# Hash fields. Times are Unix seconds as strings (cheap to write from Lua and Python alike).
+FUNCTION = "function"
+STATUS = "status"
+SUBMITTED_AT = "submitted_at"
+STARTED_AT = "started_at"
+FINISHED_AT = "finished_at"
+ATTEMPTS = "attempts"
+RESULT = "result"
+ERROR = "error"
+
+
+def _iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    return datetime.fromtimestamp(float(value), tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict[str, Any]:
+    """The public view of a record as read with HGETALL."""
+    fields = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+    result = fields.get(RESULT)
+    return {
+        "id": invocation_id,
+        "function": fields.get(FUNCTION, ""),
+        "status": fields.get(STATUS, Status.QUEUED.value),
+        "result": json.loads(result) if result else None,
+        "error": fields.get(ERROR) or None,
+        "attempts": int(fields.get(ATTEMPTS, "0")),
+        "submitted_at": _iso(fields.get(SUBMITTED_AT)),
+        "started_at": _iso(fields.get(STARTED_AT)),
+        "finished_at": _iso(fields.get(FINISHED_AT)),
+    }

@@ -1,0 +1,158 @@
+"""Function definitions: the single source of truth for the API and the worker.
+
+A function is a plain typed callable taking one pydantic model and returning another. The
+`@function` decorator records it with its queue, retry policy and time limit; the API builds its
+validation, OpenAPI and catalog from the registry and the worker builds its Celery tasks from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel
+
+DEFAULT_QUEUE = "spillway"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries for errors a function declares retryable.
+
+    `attempts` counts the first run, so `attempts=1` means no retry. The delay before retry n is
+    `min(backoff * 2**(n-1), backoff_max)`, scaled by a random factor in [0.5, 1] when `jitter`
+    is on ("equal jitter", which keeps a floor so retries never stampede back at once).
+    """
+
+    attempts: int = 1
+    on: tuple[type[BaseException], ...] = ()
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be >= 1")
+        if self.backoff < 0 or self.backoff_max < self.backoff:
+            raise ValueError("RetryPolicy needs 0 <= backoff <= backoff_max")
+
+    def retryable(self, exc: BaseException) -> bool:
+        return bool(self.on) and isinstance(exc, self.on)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str
+    fn: Callable[[Any], Any]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    queue: str = DEFAULT_QUEUE
+    description: str = ""
+    time_limit: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_backlog: int | None = None
+
+    @property
+    def task_name(self) -> str:
+        return f"spillway.{self.name}"
+
+    @property
+    def soft_time_limit(self) -> float:
+        # The soft limit raises inside the function so it can record a clean error; the hard
+        # limit (the pool kills the child) follows a little later for code that ignores it.
+        return max(self.time_limit - max(1.0, 0.1 * self.time_limit), self.time_limit * 0.5)
+
+    @property
+    def max_deliveries(self) -> int:
+        """Deliveries after which a task that keeps killing its worker is failed, not rerun."""
+        return self.retry.attempts + 2
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._specs: dict[str, FunctionSpec] = {}
+
+    def add(self, spec: FunctionSpec) -> None:
+        if spec.name in self._specs:
+            raise ValueError(f"function {spec.name!r} is registered twice")
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> FunctionSpec | None:
+        return self._specs.get(name)
+
+    def __iter__(self) -> Iterator[FunctionSpec]:
+        return iter(sorted(self._specs.values(), key=lambda s: s.name))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def queues(self) -> list[str]:
+        return sorted({spec.queue for spec in self._specs.values()})
+
+
+registry = Registry()
+
+
+def function(
+    name: str,
+    *,
+    queue: str = DEFAULT_QUEUE,
+    time_limit: float = 60.0,
+    retry: RetryPolicy | None = None,
+    max_backlog: int | None = None,
+    description: str | None = None,
+    target: Registry | None = None,
+) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register `fn(payload: InModel) -> OutModel` as the function `name`."""
+    if not _NAME.match(name):
+        raise ValueError(f"function name {name!r} must match {_NAME.pattern}")
+    if time_limit <= 0:
+        raise ValueError("time_limit must be positive")
+
+    def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        input_model, output_model = _models_of(fn)
+        (target or registry).add(
+            FunctionSpec(
+                name=name,
+                fn=fn,
+                input_model=input_model,
+                output_model=output_model,
+                queue=queue,
+                description=description or inspect.getdoc(fn) or "",
+                time_limit=time_limit,
+                retry=retry or RetryPolicy(),
+                max_backlog=max_backlog,
+            )
+        )
+        return fn
+
+    return decorate
+
+
+def _models_of(fn: Callable[[Any], Any]) -> tuple[type[BaseModel], type[BaseModel]]:
+    hints = get_type_hints(fn)
+    params = [p for p in inspect.signature(fn).parameters.values()]
+    if len(params) != 1 or params[0].name not in hints or "return" not in hints:
+        raise TypeError(f"{fn.__qualname__} must take one annotated model and annotate its return")
+    models = hints[params[0].name], hints["return"]
+    for model in models:
+        if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+            raise TypeError(f"{fn.__qualname__}: {model!r} is not a pydantic model")
+    return models
+
+
+def load_modules(modules: list[str]) -> Registry:
+    """Import the modules that define functions; a module imported twice registers once."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise RuntimeError(f"cannot import function module {module!r}: {exc}") from exc
+    if not len(registry):
+        raise RuntimeError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
+    return registry

@@ -1,0 +1,122 @@
+"""The one settings object: every knob Spillway reads from the environment.
+
+`REDIS_URL` and `PORT` keep their conventional names (Knative injects `PORT`); everything else is
+`SPILLWAY_*`. The README's configuration table lists each variable with its default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPILLWAY_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    # --- shared ---------------------------------------------------------------------------
+    REDIS_URL: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "SPILLWAY_REDIS_URL"),
+        description="Broker, invocation records and results (redis:// or rediss://).",
+    )
+    KEY_PREFIX: str = Field(
+        default="",
+        description="Prefix for every Redis key (kombu global_keyprefix): one per worker pool "
+        "when pools share a Redis database, so each pool's `unacked` hash counts only its work.",
+    )
+    FUNCTION_MODULES: Annotated[list[str], NoDecode] = Field(
+        default=["functions.builtins"],
+        description="Comma-separated modules whose @function definitions are registered.",
+    )
+    VISIBILITY_TIMEOUT: int = Field(
+        default=900,
+        gt=0,
+        description="Seconds before a delivered but unacknowledged task is redelivered. "
+        "Must exceed every function's time limit.",
+    )
+    RESULT_TTL: int = Field(default=86_400, gt=0, description="Seconds an invocation record lives.")
+    LOG_LEVEL: str = Field(default="INFO")
+
+    # --- API ------------------------------------------------------------------------------
+    HOST: str = Field(default="0.0.0.0", description="API bind address.")
+    PORT: int = Field(
+        default=8080,
+        validation_alias=AliasChoices("PORT", "SPILLWAY_PORT"),
+        description="API port; Knative injects PORT.",
+    )
+    MAX_BODY_BYTES: int = Field(default=1_048_576, gt=0)
+    MAX_BATCH: int = Field(default=1000, gt=0, le=10_000)
+    MAX_WAIT: float = Field(default=30.0, ge=0, description="Upper bound for ?wait= in seconds.")
+    MAX_BACKLOG: int = Field(
+        default=10_000, gt=0, description="Default queued-invocation limit per queue (429 above)."
+    )
+    IDEMPOTENCY_TTL: int = Field(default=86_400, gt=0)
+    REDIS_TIMEOUT: float = Field(
+        default=0.5, gt=0, description="API deadline for one Redis operation, seconds."
+    )
+    RETRY_AFTER: int = Field(default=5, ge=1, description="Retry-After on 503 (Redis down).")
+    BACKLOG_RETRY_AFTER: int = Field(default=2, ge=1, description="Retry-After on 429.")
+
+    # --- worker ---------------------------------------------------------------------------
+    QUEUES: Annotated[list[str], NoDecode] = Field(
+        default=[], description="Queues this worker consumes; empty means every registered queue."
+    )
+    WORKER_CONCURRENCY: int = Field(default=2, gt=0, description="Tasks one worker runs at once.")
+    WORKER_POOL: str = Field(default="prefork")
+    SOFT_SHUTDOWN_TIMEOUT: float = Field(
+        default=25.0,
+        ge=0,
+        description="Seconds running tasks may finish after SIGTERM before they are requeued.",
+    )
+    RESTORE_INTERVAL: int = Field(
+        default=10, gt=0, description="Seconds between sweeps that requeue expired unacked tasks."
+    )
+    WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
+    HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)
+    HEARTBEAT_MAX_AGE: float = Field(
+        default=30.0, gt=0, description="Worker probe fails when the consumer is silent this long."
+    )
+
+    @field_validator("FUNCTION_MODULES", "QUEUES", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _sane_timeouts(self) -> Settings:
+        if self.HEARTBEAT_MAX_AGE <= self.HEARTBEAT_INTERVAL:
+            raise ValueError("SPILLWAY_HEARTBEAT_MAX_AGE must exceed SPILLWAY_HEARTBEAT_INTERVAL")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user + ':' if user else ':'}***@{host}"

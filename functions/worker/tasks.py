@@ -1,0 +1,111 @@
+"""Celery tasks generated from the registry: thin wrappers over functions/worker/execution.py."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery import Celery, Task
+from redis import Redis
+
+from functions.registry import FunctionSpec
+from functions.settings import Settings
+from functions.worker import execution, metrics
+
+log = logging.getLogger("spillway.worker")
+
+_stores: dict[int, execution.RecordStore] = {}
+
+
+def record_store(settings: Settings) -> execution.RecordStore:
+    """One Redis client per process: pool children are forked, and a client must not be shared
+    across a fork."""
+    pid = os.getpid()
+    store = _stores.get(pid)
+    if store is None:
+        client = Redis.from_url(
+            settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5,
+            socket_keepalive=True, health_check_interval=30,
+        )
+        store = _stores[pid] = execution.RecordStore(
+            client, settings.KEY_PREFIX, settings.RESULT_TTL
+        )
+    return store
+
+
+class SpillwayTask(Task):  # type: ignore[misc]
+    spec: FunctionSpec
+    settings: Settings
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Celery calls this in the worker's main process when the hard time limit kills the
+        # child (celery/worker/request.py, Request.on_timeout); the child never got to record it.
+        if isinstance(exc, TimeLimitExceeded):
+            record_store(self.settings).fail(
+                task_id, f"TimeLimitExceeded: hard time limit of {self.spec.time_limit:g}s"
+            )
+            metrics.OUTCOMES.labels(self.spec.name, "timeout").inc()
+
+
+def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
+    def run(self: SpillwayTask, payload: dict[str, Any]) -> None:
+        store = record_store(settings)
+        invocation_id: str = self.request.id
+        started = store.begin(invocation_id, spec.name)
+        if started is None:
+            log.info("%s[%s] already finished; skipping redelivery", spec.name, invocation_id)
+            metrics.OUTCOMES.labels(spec.name, "duplicate").inc()
+            return
+        if started.attempts == 1:
+            metrics.QUEUE_WAIT.labels(spec.name).observe(started.queue_wait)
+        if started.attempts > spec.max_deliveries:
+            # A message that keeps killing its worker would loop forever under
+            # task_reject_on_worker_lost; Redis keeps no delivery count, so we do (celery#8969).
+            store.fail(invocation_id, f"gave up after {started.attempts - 1} deliveries that "
+                       "never finished (the worker was lost each time)")
+            metrics.OUTCOMES.labels(spec.name, "poisoned").inc()
+            return
+        t0 = time.perf_counter()
+        try:
+            result = execution.call_function(spec, payload)
+        except SoftTimeLimitExceeded:
+            store.fail(invocation_id, f"TimeLimitExceeded: time limit of {spec.time_limit:g}s")
+            metrics.OUTCOMES.labels(spec.name, "timeout").inc()
+            raise
+        except Exception as exc:
+            metrics.DURATION.labels(spec.name).observe(time.perf_counter() - t0)
+            retries = self.request.retries
+            if spec.retry.retryable(exc) and retries + 1 < spec.retry.attempts:
+                store.retrying(invocation_id, execution.describe(exc))
+                metrics.OUTCOMES.labels(spec.name, "retried").inc()
+                raise self.retry(
+                    exc=exc, countdown=execution.backoff_delay(spec.retry, retries),
+                    max_retries=spec.retry.attempts - 1,
+                ) from exc
+            store.fail(invocation_id, execution.describe(exc))
+            metrics.OUTCOMES.labels(spec.name, "failed").inc()
+            raise
+        metrics.DURATION.labels(spec.name).observe(time.perf_counter() - t0)
+        store.succeed(invocation_id, result)
+        metrics.OUTCOMES.labels(spec.name, "succeeded").inc()
+
+    task: Task = app.task(
+        run,
+        name=spec.task_name,
+        bind=True,
+        base=SpillwayTask,
+        spec=spec,
+        settings=settings,
+        time_limit=spec.time_limit,
+        soft_time_limit=spec.soft_time_limit,
+        # The invocation record is the result store; Celery's backend would write it twice.
+        ignore_result=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+    )
+    return task
