@@ -60,14 +60,24 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     try:
         settings = get_settings()
-        from functions.worker.app import ConfigError, app
+        from functions.worker.app import app
     except ValidationError as exc:
         _fail(_settings_error(exc))
-    except (ConfigError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:
+        # ConfigError (a ValueError) is raised while functions.worker.app is being imported,
+        # so the name cannot be imported to catch it: the import is what failed.
         _fail(str(exc))
     queues = settings.QUEUES or sorted(q.name for q in app.conf.task_queues)
-    argv = ["worker", "--queues", ",".join(queues), "--loglevel", settings.LOG_LEVEL,
-            "--without-gossip", "--without-mingle", *args.celery_args]
+    argv = [
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--loglevel",
+        settings.LOG_LEVEL,
+        "--without-gossip",
+        "--without-mingle",
+        *args.celery_args,
+    ]
     app.worker_main(argv)
 
 
@@ -97,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a Celery worker for the configured queues")
-    worker.add_argument("celery_args", nargs=argparse.REMAINDER,
-                        help="extra `celery worker` options after --")
+    worker.add_argument(
+        "celery_args", nargs=argparse.REMAINDER, help="extra `celery worker` options after --"
+    )
     worker.set_defaults(func=cmd_worker)
 
     dev = sub.add_parser("dev", help="run Redis, the API and a worker locally")

@@ -78,8 +78,10 @@ def run(port: int, workers: int) -> int:
             print("spillway: error: the API did not become ready", file=sys.stderr)
             return 1
         print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
-        print(f"  try: curl -s -XPOST {base}/v1/functions/echo/invocations?wait=5 "
-              "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'\n")
+        print(
+            f"  try: curl -s -XPOST {base}/v1/functions/echo/invocations?wait=5 "
+            "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'\n"
+        )
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("spillway: a process exited; stopping", file=sys.stderr)

@@ -59,10 +59,24 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise NoRedis("redis-server is not on PATH")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes" if self.appendonly else "no", "--dir", self.workdir,
-                # Celery needs its binding keys kept: never evict (celery docs, "Key eviction").
-                "--maxmemory-policy", "noeviction", "--loglevel", "warning"]
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--dir",
+            self.workdir,
+            # Celery needs its binding keys kept: never evict (celery docs, "Key eviction").
+            "--maxmemory-policy",
+            "noeviction",
+            "--loglevel",
+            "warning",
+        ]
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )

@@ -32,9 +32,7 @@ class MessageBuilder:
         self.spec = spec
         timelimit = json.dumps([spec.time_limit, spec.soft_time_limit])
         # Headers in Celery's order; "id", "root_id" and "argsrepr" are filled per message.
-        self._head = (
-            '{"body": "'
-        )
+        self._head = '{"body": "'
         self._after_body = (
             '", "content-encoding": "utf-8", "content-type": "application/json", '
             '"headers": {"lang": "py", "task": ' + json.dumps(spec.task_name) + ', "id": "'
@@ -45,7 +43,7 @@ class MessageBuilder:
         )
         self._after_root = '", "parent_id": null, "argsrepr": '
         self._after_argsrepr = (
-            ', "kwargsrepr": "{}", "origin": ' + json.dumps(_ORIGIN) + ', "ignore_result": false, '
+            ', "kwargsrepr": "{}", "origin": ' + json.dumps(_ORIGIN) + ', "ignore_result": true, '
             '"replaced_task_nesting": 0, "stamped_headers": null, "stamps": {}}, '
             '"properties": {"correlation_id": "'
         )

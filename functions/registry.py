@@ -136,7 +136,7 @@ def function(
 
 def _models_of(fn: Callable[[Any], Any]) -> tuple[type[BaseModel], type[BaseModel]]:
     hints = get_type_hints(fn)
-    params = [p for p in inspect.signature(fn).parameters.values()]
+    params = list(inspect.signature(fn).parameters.values())
     if len(params) != 1 or params[0].name not in hints or "return" not in hints:
         raise TypeError(f"{fn.__qualname__} must take one annotated model and annotate its return")
     models = hints[params[0].name], hints["return"]

@@ -23,7 +23,8 @@ IN_FLIGHT = Gauge(
     "Delivered but unacknowledged tasks (the unacked hash) for this key prefix, as last seen.",
 )
 HTTP_REQUESTS = Counter(
-    "spillway_http_requests_total", "HTTP requests by route template and status.",
+    "spillway_http_requests_total",
+    "HTTP requests by route template and status.",
     ["method", "route", "status"],
 )
 HTTP_LATENCY = Histogram(

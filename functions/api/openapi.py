@@ -22,8 +22,9 @@ _GENERIC = ("/v1/functions/{name}/invocations", "/v1/functions/{name}/invocation
 def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
-    doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                      description=app.description)
+    doc = get_openapi(
+        title=app.title, version=app.version, routes=app.routes, description=app.description
+    )
     specs = list(registry)
     refs, defs = models_json_schema(
         [(spec.input_model, "validation") for spec in specs],
@@ -35,12 +36,16 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
         ref = refs[(spec.input_model, "validation")]
         for template, suffix, body in (
             (single, "", ref),
-            (batch, "/batch", {
-                "type": "object",
-                "required": ["items"],
-                "additionalProperties": False,
-                "properties": {"items": {"type": "array", "minItems": 1, "items": ref}},
-            }),
+            (
+                batch,
+                "/batch",
+                {
+                    "type": "object",
+                    "required": ["items"],
+                    "additionalProperties": False,
+                    "properties": {"items": {"type": "array", "minItems": 1, "items": ref}},
+                },
+            ),
         ):
             item = copy.deepcopy(template)
             op = item["post"]

@@ -68,7 +68,9 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def validation_errors(errors: Any, *, loc_prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
+def validation_errors(
+    errors: Any, *, loc_prefix: tuple[str | int, ...] = ()
+) -> list[dict[str, Any]]:
     """Pydantic errors as `{"path": "/a/0/b", "message", "type"}`, input values left out.
 
     The offending input is not echoed back: it may be large or carry secrets.

@@ -30,13 +30,20 @@ def check(settings: Settings, registry: Registry) -> None:
                 f"function {spec.name!r} has time_limit {spec.time_limit:g}s, not below "
                 f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: Redis would redeliver it while it still runs"
             )
-        if spec.retry.attempts > 1 and spec.retry.backoff_max >= vt:
+        # The longest delay the policy can produce (execution.backoff_delay: jitter only
+        # shortens it), not backoff_max, which a short policy never reaches.
+        longest_wait = min(
+            spec.retry.backoff * 2 ** (spec.retry.attempts - 2), spec.retry.backoff_max
+        )
+        if spec.retry.attempts > 1 and longest_wait >= vt:
             raise ConfigError(
-                f"function {spec.name!r} may wait {spec.retry.backoff_max:g}s before a retry, not "
+                f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not "
                 f"below SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
             )
     if settings.SOFT_SHUTDOWN_TIMEOUT >= vt:
-        raise ConfigError("SPILLWAY_SOFT_SHUTDOWN_TIMEOUT must be below SPILLWAY_VISIBILITY_TIMEOUT")
+        raise ConfigError(
+            "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT must be below SPILLWAY_VISIBILITY_TIMEOUT"
+        )
     unknown = set(settings.QUEUES) - set(registry.queues())
     if unknown:
         raise ConfigError(f"SPILLWAY_QUEUES names queues no function uses: {sorted(unknown)}")
@@ -89,8 +96,10 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # cancelled and their messages requeued for another pod. `spillway worker` sets
         # REMAP_SIGTERM=SIGQUIT so SIGTERM takes this path (celery docs, "Soft Shutdown").
         "worker_soft_shutdown_timeout": settings.SOFT_SHUTDOWN_TIMEOUT,
-        # Also when idle: delayed retries (ETA) sit in memory and must be requeued, not lost.
-        "worker_enable_soft_shutdown_on_idle": True,
+        # Not when idle: Celery then sleeps the whole timeout for nothing (WorkController.
+        # wait_for_soft_shutdown). Delayed retries (ETA) held by an idle worker are unacked
+        # messages, which kombu restores to the queue when the connection closes.
+        "worker_enable_soft_shutdown_on_idle": False,
         # A task that lost its broker connection cannot be acked; cancel it rather than let the
         # redelivered copy run in parallel (planned default in Celery 6).
         "worker_cancel_long_running_tasks_on_connection_loss": True,

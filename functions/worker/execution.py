@@ -90,8 +90,11 @@ class RecordStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(
             key,
-            mapping={records.STATUS: status.value, records.FINISHED_AT: f"{time.time():.6f}",
-                     **fields},
+            mapping={
+                records.STATUS: status.value,
+                records.FINISHED_AT: f"{time.time():.6f}",
+                **fields,
+            },
         )
         if status is records.Status.SUCCEEDED:
             pipe.hdel(key, records.ERROR)

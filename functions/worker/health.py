@@ -112,9 +112,12 @@ class HttpEndpoint(bootsteps.StartStopStep):  # type: ignore[misc]
         port = conf.spillway_http_port
         if port <= 0:
             return
-        self.server = ThreadingHTTPServer(("0.0.0.0", port), _handler(conf.spillway_heartbeat_max_age))
+        handler = _handler(conf.spillway_heartbeat_max_age)
+        self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, name="spillway-http", daemon=True).start()
+        thread = threading.Thread(target=self.server.serve_forever, name="spillway-http")
+        thread.daemon = True
+        thread.start()
         log.info("worker health and metrics on :%d (/healthz, /metrics)", port)
 
     def stop(self, worker: Any) -> None:

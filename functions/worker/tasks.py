@@ -27,8 +27,11 @@ def record_store(settings: Settings) -> execution.RecordStore:
     store = _stores.get(pid)
     if store is None:
         client = Redis.from_url(
-            settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=5,
-            socket_keepalive=True, health_check_interval=30,
+            settings.REDIS_URL,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            socket_keepalive=True,
+            health_check_interval=30,
         )
         store = _stores[pid] = execution.RecordStore(
             client, settings.KEY_PREFIX, settings.RESULT_TTL
@@ -66,8 +69,11 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
         if started.attempts > spec.max_deliveries:
             # A message that keeps killing its worker would loop forever under
             # task_reject_on_worker_lost; Redis keeps no delivery count, so we do (celery#8969).
-            store.fail(invocation_id, f"gave up after {started.attempts - 1} deliveries that "
-                       "never finished (the worker was lost each time)")
+            store.fail(
+                invocation_id,
+                f"gave up after {started.attempts - 1} deliveries that "
+                "never finished (the worker was lost each time)",
+            )
             metrics.OUTCOMES.labels(spec.name, "poisoned").inc()
             return
         t0 = time.perf_counter()
@@ -84,7 +90,8 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
                 store.retrying(invocation_id, execution.describe(exc))
                 metrics.OUTCOMES.labels(spec.name, "retried").inc()
                 raise self.retry(
-                    exc=exc, countdown=execution.backoff_delay(spec.retry, retries),
+                    exc=exc,
+                    countdown=execution.backoff_delay(spec.retry, retries),
                     max_retries=spec.retry.attempts - 1,
                 ) from exc
             store.fail(invocation_id, execution.describe(exc))

@@ -1,0 +1,55 @@
+"""In-process API tests: the real app and a real Redis, driven through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+import redis
+from redis.asyncio import Redis as AsyncRedis
+
+from functions.api.deps import get_submitter
+from functions.api.main import app, redis_client
+from functions.api.submit import Submitter
+from functions.settings import Settings, get_settings
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(REDIS_URL=redis_url)
+
+
+@pytest.fixture
+def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
+    """Override the app's settings and submitter for one test: `use_settings(MAX_BACKLOG=2)`."""
+    clients: list[AsyncRedis] = []
+
+    def apply(**overrides: object) -> Settings:
+        values: dict[str, object] = {"REDIS_URL": redis_url, **overrides}
+        settings = Settings(**values)  # type: ignore[arg-type]
+        client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
+        clients.append(client)
+        submitter = Submitter(client, settings)
+        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[get_submitter] = lambda: submitter
+        return settings
+
+    yield apply
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+async def client(
+    redis_url: str, redis_client: redis.Redis, use_settings: Callable[..., Settings]
+) -> AsyncIterator[httpx.AsyncClient]:
+    use_settings()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://spillway") as c:
+            yield c

@@ -1,0 +1,88 @@
+"""Fixtures: a real Redis, and factories for real API and worker processes.
+
+Redis comes from REDIS_URL when set (it must be disposable: tests flush it), else a private
+redis-server on a free port, else testcontainers when a Docker engine exists, else the tests
+that need Redis are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from functions.localredis import NoRedis, RedisServer, private_redis
+from tests.support.processes import Proc, start_api, start_worker
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    try:
+        with private_redis() as private_url:
+            yield private_url
+    except NoRedis as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis this test may stop and restart (never the shared one)."""
+    server = RedisServer()
+    try:
+        server.start()
+    except NoRedis as exc:
+        pytest.skip(f"needs redis-server on PATH to stop and restart Redis: {exc}")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def api_factory() -> Iterator[Callable[..., Proc]]:
+    started: list[Proc] = []
+
+    def make(redis_url: str, **settings: str) -> Proc:
+        proc = start_api(redis_url, **settings)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def worker_factory() -> Iterator[Callable[..., Proc]]:
+    started: list[Proc] = []
+
+    def make(redis_url: str, *celery_args: str, **settings: str) -> Proc:
+        proc = start_worker(redis_url, *celery_args, **settings)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def api(api_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
+    return api_factory(redis_url)
+
+
+@pytest.fixture
+def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
+    return worker_factory(redis_url)

@@ -1,0 +1,139 @@
+"""Status transitions, retries and ?wait through the API, with a real worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.support.processes import Proc
+
+pytestmark = pytest.mark.e2e
+
+
+def submit(api: Proc, function: str, payload: dict[str, Any], wait: float | None = None) -> httpx.Response:
+    query = f"?wait={wait}" if wait is not None else ""
+    return httpx.post(f"{api.url}/v1/functions/{function}/invocations{query}", json=payload, timeout=30)
+
+
+def state(api: Proc, invocation_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{api.url}/v1/invocations/{invocation_id}", timeout=5)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_for(api: Proc, invocation_id: str, statuses: set[str], timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen = state(api, invocation_id)
+    while seen["status"] not in statuses:
+        assert time.monotonic() < deadline, f"stuck in {seen}"
+        time.sleep(0.02)
+        seen = state(api, invocation_id)
+    return seen
+
+
+def test_status_moves_queued_running_succeeded(
+    api: Proc, worker_factory: Callable[..., Proc], redis_url: str
+) -> None:
+    response = submit(api, "sleep", {"seconds": 1.0})
+    assert response.status_code == 202
+    invocation_id = response.json()["id"]
+    time.sleep(0.3)
+    assert state(api, invocation_id)["status"] == "queued"  # no worker yet
+
+    worker_factory(redis_url)
+    running = wait_for(api, invocation_id, {"running", "succeeded"})
+    assert running["status"] == "running"
+    assert running["started_at"] and running["finished_at"] is None and running["attempts"] == 1
+    done = wait_for(api, invocation_id, {"succeeded", "failed"})
+    assert done["status"] == "succeeded"
+    assert done["result"] == {"slept": 1.0}
+    assert done["submitted_at"] < done["started_at"] < done["finished_at"]
+
+
+def test_wait_returns_200_when_done_and_202_when_not(shared_api: Proc, shared_worker: Proc) -> None:
+    api = shared_api
+    fast = submit(api, "echo", {"hello": ["world", 1]}, wait=10)
+    assert fast.status_code == 200
+    assert fast.json()["result"] == {"hello": ["world", 1]}
+    assert fast.headers["location"].endswith(fast.json()["id"])
+
+    started = time.monotonic()
+    slow = submit(api, "sleep", {"seconds": 3}, wait=0.5)
+    assert slow.status_code == 202
+    assert slow.json()["status"] == "queued"
+    assert time.monotonic() - started < 2
+
+
+def test_retryable_errors_are_retried_with_backoff_then_succeed(
+    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+) -> None:
+    api = shared_api
+    redis_client = redis.Redis.from_url(shared_redis)
+    invocation_id = submit(api, "flaky", {"key": counter_key, "fail_times": 2}).json()["id"]
+    seen: set[str] = set()
+    deadline = time.monotonic() + 20
+    while (current := state(api, invocation_id))["status"] not in {"succeeded", "failed"}:
+        seen.add(current["status"])
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert current["status"] == "succeeded", current
+    assert current["attempts"] == 3
+    assert current["result"] == {"calls": 3}
+    assert current["error"] is None
+    assert "retrying" in seen
+    assert int(redis_client.get(counter_key) or 0) == 3
+
+
+def test_retries_stop_after_the_last_attempt_with_the_error_recorded(
+    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+) -> None:
+    api = shared_api
+    redis_client = redis.Redis.from_url(shared_redis)
+    invocation_id = submit(api, "flaky", {"key": counter_key, "fail_times": 10}).json()["id"]
+    done = wait_for(api, invocation_id, {"succeeded", "failed"})
+    assert done["status"] == "failed"
+    assert done["attempts"] == 3  # RetryPolicy(attempts=3)
+    assert done["error"] == "Flaky: call 3 fails on purpose"
+    assert int(redis_client.get(counter_key) or 0) == 3
+
+
+def test_non_retryable_errors_fail_at_once(
+    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+) -> None:
+    api = shared_api
+    redis_client = redis.Redis.from_url(shared_redis)
+    invocation_id = submit(api, "broken", {"key": counter_key}).json()["id"]
+    done = wait_for(api, invocation_id, {"succeeded", "failed"})
+    assert done["status"] == "failed"
+    assert done["attempts"] == 1
+    assert done["error"] == "ValueError: broken on purpose"
+    time.sleep(0.5)
+    assert int(redis_client.get(counter_key) or 0) == 1
+
+
+def test_batch_invocations_all_complete(shared_api: Proc, shared_worker: Proc) -> None:
+    api = shared_api
+    items = [{"user_id": i, "data": f"d{i}"} for i in range(20)]
+    response = httpx.post(
+        f"{api.url}/v1/functions/process-data/invocations/batch", json={"items": items}
+    )
+    assert response.status_code == 202
+    for i, invocation_id in enumerate(response.json()["ids"]):
+        done = wait_for(api, invocation_id, {"succeeded", "failed"})
+        assert done["result"] == {"status": "success", "result": f"Processed d{i} for user {i}"}
+
+
+def test_worker_exposes_health_and_task_metrics(api: Proc, worker: Proc) -> None:
+    assert submit(api, "echo", {}, wait=10).status_code == 200
+    health = httpx.get(f"{worker.url}/healthz").json()
+    assert health["status"] == "ok"
+    metrics = httpx.get(f"{worker.url}/metrics").text
+    assert 'spillway_task_outcomes_total{function="echo",outcome="succeeded"} 1.0' in metrics
+    assert 'spillway_task_duration_seconds_count{function="echo"} 1.0' in metrics
+    assert 'spillway_task_queue_wait_seconds_count{function="echo"} 1.0' in metrics

@@ -1,0 +1,135 @@
+"""Real processes for end-to-end tests: `spillway api` under uvicorn and `spillway worker`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from functions.localredis import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_FUNCTIONS = "functions.builtins,tests.support.functions"
+
+
+def base_env(redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env.update(
+        REDIS_URL=redis_url,
+        PYTHONPATH=str(ROOT),
+        SPILLWAY_FUNCTION_MODULES=TEST_FUNCTIONS,
+        SPILLWAY_LOG_LEVEL="INFO",
+        # Short enough that stopping a busy worker does not dominate the suite's time.
+        SPILLWAY_SOFT_SHUTDOWN_TIMEOUT="3",
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.process.pid, sig)
+
+    def kill_group(self) -> None:
+        """SIGKILL the process and its pool children, as the kubelet does at the grace deadline."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill_group()
+        else:
+            # Reap orphaned pool children of a worker whose main process died.
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return self.process.returncode
+
+
+def spawn(name: str, args: list[str], env: dict[str, str]) -> Proc:
+    log = Path(tempfile.mkstemp(prefix=f"spillway-{name}-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "functions.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill_group reaches pool children
+        )
+    return Proc(name=name, process=process, log_path=log)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise AssertionError(f"{proc.name} exited while waiting for {what}:\n{proc.log()[-3000:]}")
+        if check():
+            return
+        time.sleep(0.05)
+    detail = f"\n{proc.log()[-3000:]}" if proc is not None else ""
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}")
+
+
+def _get_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_api(redis_url: str, **settings: str) -> Proc:
+    port = free_port()
+    proc = spawn("api", ["api", "--port", str(port), "--host", "127.0.0.1"],
+                 base_env(redis_url, **settings))
+    proc.url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _get_ok(f"{proc.url}/healthz"), 30, "the API to start", proc)
+    return proc
+
+
+def start_worker(redis_url: str, *celery_args: str, **settings: str) -> Proc:
+    port = free_port()
+    settings.setdefault("SPILLWAY_WORKER_HTTP_PORT", str(port))
+    args = ["worker"]
+    if celery_args:
+        args += ["--", *celery_args]
+    proc = spawn("worker", args, base_env(redis_url, **settings))
+    proc.url = f"http://127.0.0.1:{settings['SPILLWAY_WORKER_HTTP_PORT']}"
+    wait_until(lambda: _get_ok(f"{proc.url}/healthz"), 60, "the worker to consume", proc)
+    return proc

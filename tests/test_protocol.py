@@ -1,0 +1,67 @@
+"""Our message builder against Celery's own: same envelope, same headers, same body."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import redis
+from celery import Celery
+
+from functions.builtins import ProcessDataInput
+from functions.protocol import MessageBuilder
+from functions.registry import registry
+
+VARIABLE = {"origin", "delivery_tag", "reply_to"}
+
+
+def _normalise(message: dict[str, Any]) -> dict[str, Any]:
+    message = json.loads(json.dumps(message))
+    message["body"] = json.loads(base64.b64decode(message["body"]))
+    for part in ("headers", "properties"):
+        for key in VARIABLE & set(message[part]):
+            message[part][key] = "<varies>"
+    # Celery computes argsrepr with repr(); ours is the JSON the worker will receive.
+    message["headers"]["argsrepr"] = "<repr>"
+    return message
+
+
+def test_builder_matches_what_celery_publishes(redis_url: str, redis_client: redis.Redis) -> None:
+    spec = registry.get("process-data")
+    assert spec is not None
+    payload = ProcessDataInput(user_id=3, data="hello")
+
+    celery = Celery("reference", broker=redis_url)
+    celery.conf.update(task_serializer="json")
+    # Registered as the worker registers it (functions/worker/tasks.py).
+    task = celery.task(
+        spec.fn,
+        name=spec.task_name,
+        ignore_result=True,
+        time_limit=spec.time_limit,
+        soft_time_limit=spec.soft_time_limit,
+    )
+    task.apply_async(
+        args=[payload.model_dump(mode="json")],
+        task_id="00000000-0000-0000-0000-000000000001",
+        queue=spec.queue,
+    )
+    theirs = json.loads(redis_client.rpop(spec.queue))  # type: ignore[arg-type]
+    celery.close()
+
+    ours_raw = MessageBuilder(spec, spec.queue).build(
+        "00000000-0000-0000-0000-000000000001", payload.model_dump_json()
+    )
+    ours = json.loads(ours_raw)
+    assert _normalise(ours) == _normalise(theirs)
+    assert list(ours["headers"]) == list(theirs["headers"])
+
+
+def test_argsrepr_is_truncated_like_celery() -> None:
+    spec = registry.get("echo")
+    assert spec is not None
+    message = json.loads(MessageBuilder(spec, "q").build("id", json.dumps({"d": "x" * 5000})))
+    assert len(message["headers"]["argsrepr"]) <= 1024
+    body = json.loads(base64.b64decode(message["body"]))
+    assert body[0] == [{"d": "x" * 5000}]
