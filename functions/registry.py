@@ -116,7 +116,7 @@ def function(
 
     def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         input_model, output_model = _models_of(fn)
-        (target or registry).add(
+        (target if target is not None else registry).add(
             FunctionSpec(
                 name=name,
                 fn=fn,

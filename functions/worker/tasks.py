@@ -114,5 +114,8 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
         ignore_result=True,
         acks_late=True,
         reject_on_worker_lost=True,
+        # Not shared: every app we build registers its own tasks (Celery's shared tasks would
+        # attach to every later app in the process too).
+        shared=False,
     )
     return task

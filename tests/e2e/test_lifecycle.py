@@ -129,11 +129,24 @@ def test_batch_invocations_all_complete(shared_api: Proc, shared_worker: Proc) -
         assert done["result"] == {"status": "success", "result": f"Processed d{i} for user {i}"}
 
 
-def test_worker_exposes_health_and_task_metrics(api: Proc, worker: Proc) -> None:
-    assert submit(api, "echo", {}, wait=10).status_code == 200
-    health = httpx.get(f"{worker.url}/healthz").json()
-    assert health["status"] == "ok"
-    metrics = httpx.get(f"{worker.url}/metrics").text
-    assert 'spillway_task_outcomes_total{function="echo",outcome="succeeded"} 1.0' in metrics
-    assert 'spillway_task_duration_seconds_count{function="echo"} 1.0' in metrics
-    assert 'spillway_task_queue_wait_seconds_count{function="echo"} 1.0' in metrics
+def _sample(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_worker_exposes_health_and_task_metrics(shared_api: Proc, shared_worker: Proc) -> None:
+    series = (
+        'spillway_task_outcomes_total{function="echo",outcome="succeeded"}',
+        'spillway_task_duration_seconds_count{function="echo"}',
+        'spillway_task_queue_wait_seconds_count{function="echo"}',
+    )
+    before = httpx.get(f"{shared_worker.url}/metrics").text
+    for _ in range(3):
+        assert submit(shared_api, "echo", {}, wait=10).status_code == 200
+    after = httpx.get(f"{shared_worker.url}/metrics").text
+    for name in series:
+        assert _sample(after, name) - _sample(before, name) == 3, name
+    health = httpx.get(f"{shared_worker.url}/healthz").json()
+    assert health["status"] == "ok" and health["heartbeat_age_seconds"] < 5

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from functions.registry import Registry, RetryPolicy, function, load_modules
+
+
+class In(BaseModel):
+    x: int
+
+
+class Out(BaseModel):
+    y: int
+
+
+def test_decorator_records_models_queue_limits_and_docstring() -> None:
+    target = Registry()
+
+    @function("double", queue="math", time_limit=5, retry=RetryPolicy(attempts=2), target=target)
+    def double(payload: In) -> Out:
+        """Twice x."""
+        return Out(y=payload.x * 2)
+
+    spec = target.get("double")
+    assert spec is not None
+    assert (spec.input_model, spec.output_model) == (In, Out)
+    assert (spec.queue, spec.time_limit, spec.description) == ("math", 5, "Twice x.")
+    assert spec.task_name == "spillway.double"
+    assert 0 < spec.soft_time_limit < spec.time_limit
+    assert spec.max_deliveries == 4
+    assert target.queues() == ["math"]
+    assert double(In(x=2)) == Out(y=4)  # still a plain callable
+
+
+@pytest.mark.parametrize("name", ["Upper", "", "has space", "x" * 64, "-lead"])
+def test_bad_names_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="must match"):
+        function(name, target=Registry())
+
+
+def test_functions_need_annotated_models() -> None:
+    target = Registry()
+    with pytest.raises(TypeError, match="one annotated model"):
+
+        @function("untyped", target=target)
+        def untyped(payload):  # type: ignore[no-untyped-def]
+            return payload
+
+    with pytest.raises(TypeError, match="not a pydantic model"):
+
+        @function("dicts", target=target)
+        def dicts(payload: dict) -> dict:  # type: ignore[type-arg]
+            return payload
+
+
+def test_a_name_registers_once() -> None:
+    target = Registry()
+
+    def f(payload: In) -> Out:
+        return Out(y=1)
+
+    function("once", target=target)(f)
+    with pytest.raises(ValueError, match="registered twice"):
+        function("once", target=target)(f)
+
+
+def test_retry_policy_validation_and_matching() -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(attempts=0)
+    with pytest.raises(ValueError):
+        RetryPolicy(backoff=5, backoff_max=1)
+    policy = RetryPolicy(attempts=3, on=(ConnectionError,))
+    assert policy.retryable(ConnectionRefusedError())
+    assert not policy.retryable(ValueError())
+    assert not RetryPolicy(attempts=3).retryable(ConnectionError())
+
+
+def test_unimportable_module_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="cannot import function module 'no.such.module'"):
+        load_modules(["no.such.module"])

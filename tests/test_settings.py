@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from functions.settings import Settings, redact_url
+
+
+def test_environment_names_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://:pw@redis:6379/2")
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("SPILLWAY_QUEUES", "a, b,,c")
+    monkeypatch.setenv("SPILLWAY_FUNCTION_MODULES", "pkg.one,pkg.two")
+    monkeypatch.setenv("SPILLWAY_VISIBILITY_TIMEOUT", "120")
+    settings = Settings()
+    assert settings.REDIS_URL == "redis://:pw@redis:6379/2"
+    assert settings.PORT == 9000
+    assert settings.QUEUES == ["a", "b", "c"]
+    assert settings.FUNCTION_MODULES == ["pkg.one", "pkg.two"]
+    assert settings.VISIBILITY_TIMEOUT == 120
+
+
+def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("REDIS_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.PORT == 8080
+    assert settings.FUNCTION_MODULES == ["functions.builtins"]
+    assert settings.QUEUES == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REDIS_URL", "http://x"), ("SPILLWAY_VISIBILITY_TIMEOUT", "0"), ("PORT", "abc"),
+     ("SPILLWAY_HEARTBEAT_MAX_AGE", "1")],
+)
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@h:6379/0", "redis://:***@h:6379/0"),
+        ("rediss://user:s3cret@h/1", "rediss://user:***@h/1"),
+        ("redis://h:6379", "redis://h:6379"),
+    ],
+)
+def test_redact_url_hides_passwords(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

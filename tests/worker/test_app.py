@@ -1,0 +1,68 @@
+"""The worker's Celery configuration and the checks it runs before starting."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from functions.registry import Registry, RetryPolicy, function, registry
+from functions.settings import Settings
+from functions.worker.app import ConfigError, check, config, create_app
+
+
+class M(BaseModel):
+    x: int = 0
+
+
+def _registry(time_limit: float, retry: RetryPolicy | None = None) -> Registry:
+    target = Registry()
+
+    @function("long", time_limit=time_limit, retry=retry, target=target)
+    def long(payload: M) -> M:
+        return payload
+
+    return target
+
+
+def test_time_limit_must_be_below_the_visibility_timeout() -> None:
+    settings = Settings(VISIBILITY_TIMEOUT=60)
+    check(settings, _registry(59))
+    with pytest.raises(ConfigError, match="'long' has time_limit 60s, not below"):
+        check(settings, _registry(60))
+
+
+def test_retry_delay_must_be_below_the_visibility_timeout() -> None:
+    # The longest wait the policy can produce counts, not a backoff_max it never reaches.
+    check(Settings(VISIBILITY_TIMEOUT=100), _registry(10, RetryPolicy(attempts=3, backoff_max=120)))
+    policy = RetryPolicy(attempts=3, backoff=60, backoff_max=120)
+    with pytest.raises(ConfigError, match="may wait 120s before a retry"):
+        check(Settings(VISIBILITY_TIMEOUT=100), _registry(10, policy))
+
+
+def test_queues_must_exist() -> None:
+    with pytest.raises(ConfigError, match="no function uses"):
+        check(Settings(QUEUES=["elsewhere"]), _registry(1))
+
+
+def test_reliability_settings() -> None:
+    conf = config(Settings(VISIBILITY_TIMEOUT=300, KEY_PREFIX="pool-a:", RESTORE_INTERVAL=5),
+                  registry)
+    assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
+    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["worker_disable_prefetch"] and conf["worker_prefetch_multiplier"] == 1
+    transport = conf["broker_transport_options"]
+    assert transport["visibility_timeout"] == 300
+    assert conf["result_backend_transport_options"]["visibility_timeout"] == 300
+    assert transport["global_keyprefix"] == "pool-a:"
+    assert (transport["unacked_restore_interval"], transport["unacked_restore_throttle"]) == (5, 1)
+    assert conf["worker_soft_shutdown_timeout"] > 0
+    assert conf["worker_send_task_events"] and conf["result_expires"] > 0
+
+
+def test_created_app_has_one_task_per_function_with_its_limits() -> None:
+    app = create_app(Settings())
+    for spec in registry:
+        task = app.tasks[spec.task_name]
+        assert (task.time_limit, task.soft_time_limit) == (spec.time_limit, spec.soft_time_limit)
+        assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
+    assert app.conf.task_routes["spillway.sleep"] == {"queue": "spillway"}
