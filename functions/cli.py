@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +88,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
 
 def _settings_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", lambda: [])()
+    errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
     if errors:
         first = errors[0]
         name = ".".join(str(p) for p in first.get("loc", ()))

@@ -14,7 +14,10 @@ from tests.support.processes import ROOT
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "functions.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}, **env},
     )
 
@@ -33,12 +36,18 @@ def test_help(command: str) -> None:
         ([], {}, "required: command"),
         (["api", "--port", "x"], {}, "invalid int value"),
         (["api"], {"PORT": "nope"}, "invalid setting PORT"),
-        (["worker"], {"SPILLWAY_VISIBILITY_TIMEOUT": "30"}, "not below SPILLWAY_VISIBILITY_TIMEOUT"),
+        (
+            ["worker"],
+            {"SPILLWAY_VISIBILITY_TIMEOUT": "30"},
+            "not below SPILLWAY_VISIBILITY_TIMEOUT",
+        ),
         (["worker"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),
         (["worker"], {"REDIS_URL": "http://x"}, "invalid setting REDIS_URL"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args: list[str], env: dict[str, str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
     result = run(*args, **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

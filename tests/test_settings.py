@@ -31,8 +31,12 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("REDIS_URL", "http://x"), ("SPILLWAY_VISIBILITY_TIMEOUT", "0"), ("PORT", "abc"),
-     ("SPILLWAY_HEARTBEAT_MAX_AGE", "1")],
+    [
+        ("REDIS_URL", "http://x"),
+        ("SPILLWAY_VISIBILITY_TIMEOUT", "0"),
+        ("PORT", "abc"),
+        ("SPILLWAY_HEARTBEAT_MAX_AGE", "1"),
+    ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

@@ -147,7 +147,7 @@ class Submitter:
         )
         if not raw:
             return None
-        return records.decode(invocation_id, raw)
+        return records.decode(invocation_id, raw)  # type: ignore[arg-type]
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
         """Poll the record until it is terminal or `seconds` pass; None if not finished.

@@ -88,14 +88,12 @@ class RecordStore:
     def _finish(self, invocation_id: str, status: records.Status, fields: dict[str, str]) -> None:
         key = self.key(invocation_id)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(
-            key,
-            mapping={
-                records.STATUS: status.value,
-                records.FINISHED_AT: f"{time.time():.6f}",
-                **fields,
-            },
-        )
+        mapping = {
+            records.STATUS: status.value,
+            records.FINISHED_AT: f"{time.time():.6f}",
+            **fields,
+        }
+        pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
         if status is records.Status.SUCCEEDED:
             pipe.hdel(key, records.ERROR)
         pipe.expire(key, self.ttl)
@@ -120,7 +118,7 @@ async def _awaited(awaitable: Any) -> Any:
 
 def backoff_delay(policy: RetryPolicy, retries: int, rng: random.Random | None = None) -> float:
     """Seconds before retry number `retries + 1` (retries counts those already made)."""
-    delay = min(policy.backoff * (2**retries), policy.backoff_max)
+    delay = float(min(policy.backoff * (2**retries), policy.backoff_max))
     if policy.jitter:
         delay *= 0.5 + 0.5 * (rng or random).random()
     return delay

@@ -32,8 +32,8 @@ def beat() -> None:
     _state["beat"] = time.monotonic()
 
 
-class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+class Heartbeat(bootsteps.StartStopStep):
+    requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -82,7 +82,7 @@ def _handler(max_age: float) -> type[BaseHTTPRequestHandler]:
                 )
 
                 registry = CollectorRegistry()
-                multiprocess.MultiProcessCollector(registry)
+                multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             else:
                 self._send(404, "application/json", b'{"status": "not found"}')
@@ -100,7 +100,7 @@ def _handler(max_age: float) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class HttpEndpoint(bootsteps.StartStopStep):  # type: ignore[misc]
+class HttpEndpoint(bootsteps.StartStopStep):
     """Serves /healthz and /metrics from the worker's main process."""
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:

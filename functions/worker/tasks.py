@@ -39,7 +39,7 @@ def record_store(settings: Settings) -> execution.RecordStore:
     return store
 
 
-class SpillwayTask(Task):  # type: ignore[misc]
+class SpillwayTask(Task[Any, Any]):
     spec: FunctionSpec
     settings: Settings
 
@@ -55,10 +55,10 @@ class SpillwayTask(Task):  # type: ignore[misc]
             metrics.OUTCOMES.labels(self.spec.name, "timeout").inc()
 
 
-def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
+def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, Any]:
     def run(self: SpillwayTask, payload: dict[str, Any]) -> None:
         store = record_store(settings)
-        invocation_id: str = self.request.id
+        invocation_id = str(self.request.id)
         started = store.begin(invocation_id, spec.name)
         if started is None:
             log.info("%s[%s] already finished; skipping redelivery", spec.name, invocation_id)
@@ -101,7 +101,7 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task:
         store.succeed(invocation_id, result)
         metrics.OUTCOMES.labels(spec.name, "succeeded").inc()
 
-    task: Task = app.task(
+    task: Task[Any, Any] = app.task(  # type: ignore[call-overload]
         run,
         name=spec.task_name,
         bind=True,

@@ -183,9 +183,7 @@ class TestIdempotency:
     ) -> None:
         headers = {"Idempotency-Key": "order-42"}
         first = await client.post("/v1/functions/echo/invocations", json={"a": 1}, headers=headers)
-        again = await client.post(
-            "/v1/functions/echo/invocations", json={"a": 1}, headers=headers
-        )
+        again = await client.post("/v1/functions/echo/invocations", json={"a": 1}, headers=headers)
         assert first.status_code == again.status_code == 202
         assert first.json()["id"] == again.json()["id"]
         assert again.headers["idempotent-replayed"] == "true"
@@ -249,9 +247,7 @@ class TestBatch:
         assert not redis_client.keys("spillway:inv:*")
 
     @pytest.mark.parametrize("body", [{"items": []}, {"items": "x"}, {"things": []}, [1]])
-    async def test_malformed_batches_are_422(
-        self, client: httpx.AsyncClient, body: object
-    ) -> None:
+    async def test_malformed_batches_are_422(self, client: httpx.AsyncClient, body: object) -> None:
         assert_problem(await client.post("/v1/functions/echo/invocations/batch", json=body), 422)
 
     async def test_batch_over_the_bound_is_422(
@@ -264,7 +260,9 @@ class TestBatch:
         assert "1 to 3 items" in str(assert_problem(response, 422)["detail"])
 
     async def test_batch_that_would_overflow_the_backlog_is_429_and_enqueues_nothing(
-        self, client: httpx.AsyncClient, use_settings: Callable[..., Settings],
+        self,
+        client: httpx.AsyncClient,
+        use_settings: Callable[..., Settings],
         redis_client: redis.Redis,
     ) -> None:
         use_settings(MAX_BACKLOG=5)
@@ -279,8 +277,12 @@ class TestBatch:
     ) -> None:
         headers = {"Idempotency-Key": "batch-1"}
         body = {"items": [{"a": 1}, {"a": 2}]}
-        first = await client.post("/v1/functions/echo/invocations/batch", json=body, headers=headers)
-        again = await client.post("/v1/functions/echo/invocations/batch", json=body, headers=headers)
+        first = await client.post(
+            "/v1/functions/echo/invocations/batch", json=body, headers=headers
+        )
+        again = await client.post(
+            "/v1/functions/echo/invocations/batch", json=body, headers=headers
+        )
         assert first.json()["ids"] == again.json()["ids"]
         assert redis_client.llen("spillway") == 2
 

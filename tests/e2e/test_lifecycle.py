@@ -15,9 +15,13 @@ from tests.support.processes import Proc
 pytestmark = pytest.mark.e2e
 
 
-def submit(api: Proc, function: str, payload: dict[str, Any], wait: float | None = None) -> httpx.Response:
+def submit(
+    api: Proc, function: str, payload: dict[str, Any], wait: float | None = None
+) -> httpx.Response:
     query = f"?wait={wait}" if wait is not None else ""
-    return httpx.post(f"{api.url}/v1/functions/{function}/invocations{query}", json=payload, timeout=30)
+    return httpx.post(
+        f"{api.url}/v1/functions/{function}/invocations{query}", json=payload, timeout=30
+    )
 
 
 def state(api: Proc, invocation_id: str) -> dict[str, Any]:
@@ -27,7 +31,9 @@ def state(api: Proc, invocation_id: str) -> dict[str, Any]:
     return body
 
 
-def wait_for(api: Proc, invocation_id: str, statuses: set[str], timeout: float = 20) -> dict[str, Any]:
+def wait_for(
+    api: Proc, invocation_id: str, statuses: set[str], timeout: float = 20
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     seen = state(api, invocation_id)
     while seen["status"] not in statuses:

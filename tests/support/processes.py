@@ -95,11 +95,15 @@ def spawn(name: str, args: list[str], env: dict[str, str]) -> Proc:
     return Proc(name=name, process=process, log_path=log)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and not proc.alive():
-            raise AssertionError(f"{proc.name} exited while waiting for {what}:\n{proc.log()[-3000:]}")
+            raise AssertionError(
+                f"{proc.name} exited while waiting for {what}:\n{proc.log()[-3000:]}"
+            )
         if check():
             return
         time.sleep(0.05)
@@ -116,8 +120,9 @@ def _get_ok(url: str) -> bool:
 
 def start_api(redis_url: str, **settings: str) -> Proc:
     port = free_port()
-    proc = spawn("api", ["api", "--port", str(port), "--host", "127.0.0.1"],
-                 base_env(redis_url, **settings))
+    proc = spawn(
+        "api", ["api", "--port", str(port), "--host", "127.0.0.1"], base_env(redis_url, **settings)
+    )
     proc.url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _get_ok(f"{proc.url}/healthz"), 30, "the API to start", proc)
     return proc

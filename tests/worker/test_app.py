@@ -45,8 +45,9 @@ def test_queues_must_exist() -> None:
 
 
 def test_reliability_settings() -> None:
-    conf = config(Settings(VISIBILITY_TIMEOUT=300, KEY_PREFIX="pool-a:", RESTORE_INTERVAL=5),
-                  registry)
+    conf = config(
+        Settings(VISIBILITY_TIMEOUT=300, KEY_PREFIX="pool-a:", RESTORE_INTERVAL=5), registry
+    )
     assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
     assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
     assert conf["worker_disable_prefetch"] and conf["worker_prefetch_multiplier"] == 1

@@ -23,8 +23,15 @@ def test_begin_counts_attempts_and_keeps_the_submission_time(
     store: RecordStore, redis_client: redis.Redis
 ) -> None:
     key = keys.record_key("p:", "i1")
-    redis_client.hset(key, mapping={"function": "echo", "status": "queued",
-                                    "submitted_at": f"{time.time() - 2:.6f}", "attempts": 0})
+    redis_client.hset(
+        key,
+        mapping={
+            "function": "echo",
+            "status": "queued",
+            "submitted_at": f"{time.time() - 2:.6f}",
+            "attempts": 0,
+        },
+    )
     first = store.begin("i1", "echo")
     assert first is not None and first.attempts == 1
     assert 1.9 < first.queue_wait < 5
