@@ -12,15 +12,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from functions import registry as registry_module
 from functions.api import problems
 from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
+from functions.api.resp import Client
 from functions.api.routes import catalog, health, invocations, metrics
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
@@ -30,19 +28,10 @@ settings = get_settings()
 registry = registry_module.load_modules(settings.FUNCTION_MODULES)
 
 
-def redis_client(url: str, timeout: float) -> Redis:
-    # One retry with no backoff: after a Redis restart every pooled connection is dead, and the
-    # first command on each must reconnect instead of failing. The request deadline
-    # (SPILLWAY_REDIS_TIMEOUT) bounds the whole thing, so a down Redis answers 503 fast.
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=max(timeout, 1.0),
-        socket_keepalive=True,
-        health_check_interval=30,
-        retry=Retry(NoBackoff(), 1),
-        max_connections=256,
-    )
+def redis_client(url: str, timeout: float) -> Client:
+    # Every call also runs under the request deadline (SPILLWAY_REDIS_TIMEOUT), so a down or
+    # hung Redis answers 503 within it; connections are opened lazily on first use.
+    return Client(url, connect_timeout=timeout, max_connections=256)
 
 
 @asynccontextmanager

@@ -14,10 +14,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redis import exceptions as redis_errors
-from redis.asyncio import Redis
-
 from functions import keys, records
+from functions.api.resp import Client, ReplyError, Script
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec
 from functions.settings import Settings
@@ -48,7 +46,8 @@ if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
 return {1, depth + n, ''}
 """
 
-REDIS_ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, TimeoutError, OSError)
+# OSError covers refused, reset and unreachable; EOFError an incomplete reply.
+REDIS_ERRORS = (OSError, EOFError, TimeoutError, asyncio.LimitOverrunError)
 
 
 class RedisUnavailable(Exception):
@@ -73,10 +72,10 @@ class Accepted:
 
 
 class Submitter:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Client, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self._script = redis.register_script(_SUBMIT_LUA)
+        self._script = Script(_SUBMIT_LUA)
         self._builders: dict[str, MessageBuilder] = {}
 
     def builder(self, spec: FunctionSpec) -> MessageBuilder:
@@ -92,6 +91,10 @@ class Submitter:
                 return await awaitable
         except REDIS_ERRORS as exc:
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+        except ReplyError as exc:
+            if exc.transient:  # out of memory, loading, read-only replica...
+                raise RedisUnavailable(str(exc)) from exc
+            raise
 
     async def submit(
         self,
@@ -113,7 +116,8 @@ class Submitter:
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
         result: list[Any] = await self.call(
-            self._script(
+            self.redis.run_script(
+                self._script,
                 keys=[
                     keys.queue_key(prefix, spec.queue),
                     idem_key,
@@ -142,12 +146,12 @@ class Submitter:
         return Accepted(ids=ids, depth=depth)
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
-        raw = await self.call(
-            self.redis.hgetall(keys.record_key(self.settings.KEY_PREFIX, invocation_id))
+        flat: list[bytes] = await self.call(
+            self.redis.execute("HGETALL", keys.record_key(self.settings.KEY_PREFIX, invocation_id))
         )
-        if not raw:
+        if not flat:
             return None
-        return records.decode(invocation_id, raw)  # type: ignore[arg-type]
+        return records.decode(invocation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
         """Poll the record until it is terminal or `seconds` pass; None if not finished.

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 import redis
-from redis.asyncio import Redis as AsyncRedis
 
 from functions.api.deps import get_submitter
 from functions.api.main import app, redis_client
+from functions.api.resp import Client
 from functions.api.submit import Submitter
 from functions.settings import Settings, get_settings
 
@@ -28,7 +28,7 @@ def settings(redis_url: str) -> Settings:
 @pytest.fixture
 def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
     """Override the app's settings and submitter for one test: `use_settings(MAX_BACKLOG=2)`."""
-    clients: list[AsyncRedis] = []
+    clients: list[Client] = []
 
     def apply(**overrides: object) -> Settings:
         values: dict[str, object] = {"REDIS_URL": redis_url, **overrides}

@@ -18,15 +18,13 @@ router = APIRouter(tags=["metrics"])
 async def metrics(submitter: SubmitterDep, registry: RegistryDep) -> Response:
     prefix = submitter.settings.KEY_PREFIX
     queues = registry.queues()
-    pipe = submitter.redis.pipeline(transaction=False)
-    for queue in queues:
-        pipe.llen(keys.queue_key(prefix, queue))
-    pipe.hlen(keys.unacked_key(prefix))
+    commands = [("LLEN", keys.queue_key(prefix, queue)) for queue in queues]
+    commands.append(("HLEN", keys.unacked_key(prefix)))
     try:
-        values = await submitter.call(pipe.execute())
+        values = await submitter.call(submitter.redis.pipeline(commands))
     except RedisUnavailable:
         values = None  # keep serving the process's own metrics when Redis is away
-    if values is not None:
+    if values is not None and all(isinstance(v, int) for v in values):
         for queue, depth in zip(queues, values, strict=False):
             QUEUE_DEPTH.labels(queue).set(depth)
         IN_FLIGHT.set(values[-1])

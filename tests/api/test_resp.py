@@ -1,0 +1,151 @@
+"""The API's RESP client against real redis-server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from functions.api.resp import Address, Client, ReplyError, Script
+from functions.localredis import NoRedis, RedisServer, free_port
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_urls_are_parsed_with_credentials_database_and_tls() -> None:
+    a = Address.from_url("rediss://user:p%40ss@cache.example:6380/3")
+    assert (a.host, a.port, a.db, a.username, a.password, a.tls) == (
+        "cache.example",
+        6380,
+        3,
+        "user",
+        "p@ss",
+        True,
+    )
+    b = Address.from_url("redis://:secret@redis/0")
+    assert (b.host, b.port, b.username, b.password, b.db) == ("redis", 6379, None, "secret", 0)
+    c = Address.from_url("unix:///var/run/redis.sock?db=2")
+    assert (c.path, c.db) == ("/var/run/redis.sock", 2)
+    with pytest.raises(ValueError, match="scheme"):
+        Address.from_url("http://x")
+
+
+async def test_commands_pipelines_and_error_replies(redis_url: str) -> None:
+    client = Client(redis_url)
+    try:
+        assert await client.execute("PING") == b"PONG"
+        await client.execute("DEL", "resp:l")
+        replies = await client.pipeline(
+            [
+                ("RPUSH", "resp:l", "a", "b"),
+                ("LRANGE", "resp:l", 0, -1),
+                ("GET", "resp:none"),
+                ("INCR", "resp:l"),
+            ]
+        )
+        assert replies[:3] == [2, [b"a", b"b"], None]
+        assert isinstance(replies[3], ReplyError) and str(replies[3]).startswith("WRONGTYPE")
+        with pytest.raises(ReplyError, match="WRONGTYPE"):
+            await client.execute("INCR", "resp:l")
+        assert await client.execute("SET", "resp:bin", b"\x00\r\n\xff") == b"OK"
+        assert await client.execute("GET", "resp:bin") == b"\x00\r\n\xff"
+    finally:
+        await client.aclose()
+
+
+async def test_scripts_fall_back_to_eval_after_a_script_flush(redis_url: str) -> None:
+    client = Client(redis_url)
+    script = Script("return {KEYS[1], ARGV[1]}")
+    try:
+        await client.execute("SCRIPT", "FLUSH")
+        assert await client.run_script(script, ["k"], ["v"]) == [b"k", b"v"]
+        assert await client.execute("SCRIPT", "EXISTS", script.sha) == [1]
+        assert await client.run_script(script, ["k2"], [3]) == [b"k2", b"3"]
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def password_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+    except NoRedis as exc:
+        pytest.skip(f"needs redis-server: {exc}")
+    subprocess.run(
+        ["redis-cli", "-p", str(server.port), "CONFIG", "SET", "requirepass", "s3cret"],
+        check=True,
+        capture_output=True,
+    )
+    yield server
+    server.close()
+
+
+async def test_auth_and_database_selection(password_redis: RedisServer) -> None:
+    url = f"redis://:s3cret@127.0.0.1:{password_redis.port}/4"
+    client = Client(url)
+    try:
+        await client.execute("SET", "where", "db4")
+        assert await client.execute("CLIENT", "INFO") is not None
+        info = (await client.execute("CLIENT", "INFO")).decode()
+        assert " db=4 " in info
+    finally:
+        await client.aclose()
+    wrong = Client(f"redis://:nope@127.0.0.1:{password_redis.port}/0")
+    with pytest.raises(ConnectionError, match="refused the connection setup"):
+        await wrong.execute("PING")
+    await wrong.aclose()
+
+
+async def test_a_restarted_server_is_reconnected_without_errors(own_redis: RedisServer) -> None:
+    client = Client(own_redis.url)
+    try:
+        await client.pipeline([("PING",)] * 1)
+        own_redis.stop()
+        with pytest.raises(OSError):
+            await client.execute("PING")
+        own_redis.start()
+        await asyncio.sleep(0.05)
+        assert await client.execute("PING") == b"PONG"
+    finally:
+        await client.aclose()
+
+
+async def test_idle_connections_dropped_by_the_server_are_not_reused(
+    own_redis: RedisServer,
+) -> None:
+    client = Client(own_redis.url)
+    try:
+        await asyncio.gather(*(client.execute("PING") for _ in range(5)))
+        own_redis.stop()
+        own_redis.start()
+        await asyncio.sleep(0.05)  # the loop sees the old connections' EOF
+        results = await asyncio.gather(*(client.execute("PING") for _ in range(5)))
+        assert results == [b"PONG"] * 5
+    finally:
+        await client.aclose()
+
+
+async def test_a_cancelled_call_does_not_poison_the_pool(redis_url: str) -> None:
+    client = Client(redis_url, max_connections=1)
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await client.execute("BLPOP", "resp:never", 5)
+        # The connection blocked in BLPOP was closed, not handed to the next caller.
+        assert await client.execute("PING") == b"PONG"
+    finally:
+        await client.aclose()
+
+
+async def test_connecting_to_nothing_fails_fast() -> None:
+    client = Client(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
+    with pytest.raises(OSError):
+        await client.execute("PING")
