@@ -1,0 +1,33 @@
+"""The README documents every setting, with the default the code really has."""
+
+from __future__ import annotations
+
+import re
+
+from functions.settings import Settings
+from tests.support.processes import ROOT
+
+
+def _documented() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    return dict(re.findall(r"^\| `([A-Z_]+)` \| ([^|]+) \|", text, flags=re.MULTILINE))
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    documented = _documented()
+    for name, field in Settings.model_fields.items():
+        env = name if name in ("REDIS_URL", "PORT") else f"SPILLWAY_{name}"
+        assert env in documented, f"{env} is missing from the README's configuration table"
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = documented[env].strip()
+        if default in ("", []):
+            assert shown.startswith("(empty"), (env, shown)
+        elif isinstance(default, list):
+            assert shown == f"`{','.join(default)}`", (env, shown)
+        else:
+            assert shown == f"`{default}`", (env, shown, default)
+
+
+def test_no_unknown_settings_are_documented() -> None:
+    known = {n if n in ("REDIS_URL", "PORT") else f"SPILLWAY_{n}" for n in Settings.model_fields}
+    assert set(_documented()) <= known
