@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
     dev.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     dev.set_defaults(func=cmd_dev)
+
+    from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
+
+    add_load_parser(sub)
     return parser
 
 

@@ -1,0 +1,202 @@
+"""One load-test run, start to finish: preflight, send, sample, drain, then write the folder."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from functions.loadtest import output
+from functions.loadtest.drain import Drain
+from functions.loadtest.producer import Producer, ProducerConfig
+from functions.loadtest.profiles import Profile, arrivals
+from functions.loadtest.progress import Display
+from functions.loadtest.records import Clock
+from functions.loadtest.sampler import Sampler
+from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource, Source
+from functions.loadtest.summary import RunFacts
+
+
+class LoadError(RuntimeError):
+    """Something the user must fix before a run can start (one line, exit 2)."""
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    url: str
+    profile: Profile
+    out: Path
+    function: str = "sleep"
+    payload: Any = None
+    batch: int = 0
+    max_in_flight: int = 256
+    timeout: float = 30.0
+    retries: int = 3
+    max_retry_wait: float = 30.0
+    redis_url: str | None = None
+    key_prefix: str = ""
+    queue: str | None = None
+    kube_deployment: tuple[str, str] | None = None
+    sample_interval: float = 1.0
+    pod_target: float = 2.0
+    drain_timeout: float = 300.0
+    settle: float = 0.0
+    poll_concurrency: int = 32
+    progress: bool = False
+    compare_sim: bool = False
+    scaledobject: Path = Path("keda/base/scaledobject.yaml")
+    task_seconds: float | None = None
+    sim_args: list[str] = field(default_factory=list)
+
+
+def preflight_queue(config: LoadConfig) -> str:
+    """The function's queue from the API's catalog; also proves the URL and the name are right."""
+    try:
+        response = httpx.get(f"{config.url}/v1/functions", timeout=10)
+        response.raise_for_status()
+        catalog = response.json()["functions"]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError(
+            f"cannot read the function catalog at {config.url}/v1/functions: {exc}"
+        ) from None
+    names = {f["name"]: f["queue"] for f in catalog}
+    if config.function not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise LoadError(f"no function named {config.function!r} at {config.url} (it has: {known})")
+    return config.queue or str(names[config.function])
+
+
+def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
+    sources: list[Source] = []
+    notes: list[str] = []
+    if config.kube_deployment is not None:
+        from functions.loadtest.sources import KubeUnavailable
+
+        try:
+            sources.append(KubeSource(*config.kube_deployment))
+        except KubeUnavailable as exc:
+            raise LoadError(str(exc)) from None
+    if config.redis_url:
+        try:
+            redis.Redis.from_url(config.redis_url, socket_connect_timeout=1).ping()
+        except (redis.RedisError, OSError, ValueError) as exc:
+            notes.append(f"Redis at --redis-url not reachable ({exc}): no queue or in-flight data")
+        else:
+            replicas = config.kube_deployment is None
+            sources.append(RedisSource(config.redis_url, config.key_prefix, queue, replicas))
+    sources.append(ApiMetricsSource(config.url, config.function, queue))
+    return sources, notes
+
+
+async def _tick(
+    display: Display, name: str, count: Callable[[], int], sampler: Sampler, until: Awaitable[None]
+) -> None:
+    task = asyncio.ensure_future(until)
+    while not task.done():
+        display.update(name, count(), sampler.latest())
+        await asyncio.wait({task}, timeout=0.2)
+    display.update(name, count(), sampler.latest())
+    await task
+
+
+def execute(config: LoadConfig) -> dict[str, Any]:
+    times = arrivals(config.profile)
+    queue = preflight_queue(config)
+    sources, notes = _sources(config, queue)
+    config.out.mkdir(parents=True, exist_ok=True)
+    clock = Clock()
+    run_id = f"load-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    producer = Producer(
+        ProducerConfig(
+            url=config.url,
+            function=config.function,
+            payload=config.payload,
+            run_id=run_id,
+            batch=config.batch,
+            max_in_flight=config.max_in_flight,
+            timeout=config.timeout,
+            retries=config.retries,
+            max_retry_wait=config.max_retry_wait,
+        ),
+        times,
+        clock,
+    )
+    sampler = Sampler(sources, clock, config.sample_interval)
+    with sampler, Display(config.progress) as display:
+
+        async def main() -> Drain:
+            span = times[-1] if times else 0.0
+            display.phase(
+                "sending", len(times), f"sending {len(times)} invocations over {span:.1f} s"
+            )
+            async with producer.client() as client:
+                await _tick(
+                    display, "sending", lambda: producer.answered, sampler, producer.run(client)
+                )
+                drain = Drain(
+                    producer.arrivals, clock, config.drain_timeout, config.poll_concurrency
+                )
+                display.phase(
+                    "draining", drain.total, f"waiting for {drain.total} invocations to finish"
+                )
+                await _tick(display, "draining", lambda: drain.finished, sampler, drain.run(client))
+            if config.settle > 0:
+                display.phase("settling", int(config.settle), f"sampling {config.settle:g} s more")
+                await _tick(
+                    display,
+                    "settling",
+                    lambda: int(clock.now() - (drain.ended_at or 0)),
+                    sampler,
+                    asyncio.sleep(config.settle),
+                )
+            return drain
+
+        asyncio.run(main())
+    facts = RunFacts(
+        config=_describe(config, run_id, clock),
+        pod_target=config.pod_target,
+        max_in_flight=config.max_in_flight,
+        peak_in_flight_requests=producer.peak_in_flight,
+        slot_waits=producer.slot_waits,
+        max_send_delay_s=producer.max_send_delay,
+        replicas_source=_replicas_source(config, sources),
+        sampler_errors=sampler.errors(),
+        notes=notes,
+    )
+    return output.write_run(
+        config, producer.arrivals, producer.requests, sampler.samples, facts, times
+    )
+
+
+def _replicas_source(config: LoadConfig, sources: list[Source]) -> str | None:
+    if config.kube_deployment is not None:
+        return "kubernetes:" + "/".join(config.kube_deployment)
+    for source in sources:
+        if isinstance(source, RedisSource) and source.scaler_seen:
+            return "spillway dev (local scaler" + (", --fast)" if source.fast else ")")
+    return None
+
+
+def _describe(config: LoadConfig, run_id: str, clock: Clock) -> dict[str, Any]:
+    profile = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config.profile).items()}
+    return {
+        "id": run_id,
+        "url": config.url,
+        "function": config.function,
+        "payload": config.payload,
+        "profile": profile,
+        "batch": config.batch,
+        "started_at": datetime.fromtimestamp(clock.wall_start, UTC)
+        .isoformat()
+        .replace("+00:00", "Z"),
+        "duration_s": clock.now(),
+        "drain_timeout_s": config.drain_timeout,
+        "settle_s": config.settle,
+    }

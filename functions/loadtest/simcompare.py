@@ -1,0 +1,156 @@
+"""`--compare-sim`: what the simulator predicted for the same arrivals, next to what happened.
+
+The simulator is called through its command line, the interface it documents:
+`spillway simulate run --scaledobject PATH --arrivals PATH --task-seconds S --json --out DIR`
+(its JSON summary on stdout, a timeline CSV in DIR). Both runs share a time axis: the arrivals file
+holds the producer's own schedule, which starts at 0 when the run starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from functions.loadtest.records import Sample
+
+# Column names the timeline may use for each series (the first one present is taken).
+_TIME = ("t", "time", "t_s", "time_s")
+_REPLICAS = ("replicas", "ready", "ready_replicas", "workers", "pods")
+_QUEUE = ("queue_depth", "queued", "queue")
+_IN_FLIGHT = ("in_flight", "inflight", "running_tasks")
+
+
+class SimulatorError(RuntimeError):
+    """The simulator is missing, failed, or wrote something this cannot read."""
+
+
+def check_available() -> None:
+    if importlib.util.find_spec("functions.scaling") is None:
+        raise SimulatorError(
+            "--compare-sim needs the simulator (`spillway simulate run`, functions/scaling), "
+            "which this installation does not have yet"
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    summary: dict[str, Any]
+    t: list[float]
+    replicas: list[float]
+    queue_depth: list[float] | None
+    in_flight: list[float] | None
+
+    def at(self, series: Sequence[float], when: float) -> float:
+        """The value in effect at `when` (each row holds until the next)."""
+        value = series[0]
+        for t, v in zip(self.t, series, strict=True):
+            if t > when:
+                break
+            value = v
+        return value
+
+
+def simulate(
+    *,
+    scaledobject: Path,
+    arrivals: Path,
+    task_seconds: float,
+    out: Path,
+    extra_args: Sequence[str] = (),
+    timeout: float = 600.0,
+) -> Prediction:
+    command = [
+        sys.executable, "-m", "functions.cli", "simulate", "run",
+        "--scaledobject", str(scaledobject), "--arrivals", str(arrivals),
+        "--task-seconds", f"{task_seconds:.6g}", "--json", "--out", str(out), *extra_args,
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SimulatorError(f"the simulator ran longer than {timeout:g} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise SimulatorError(f"the simulator failed: {lines[-1]}")
+    try:
+        summary = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SimulatorError("the simulator's --json output is not JSON") from None
+    return _timeline(out, summary)
+
+
+def _timeline(out: Path, summary: dict[str, Any]) -> Prediction:
+    candidates = sorted(out.glob("timeline*.csv")) or sorted(out.glob("*.csv"))
+    if not candidates:
+        raise SimulatorError(f"the simulator wrote no timeline CSV in {out}")
+    with candidates[0].open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SimulatorError(f"{candidates[0]} is empty")
+    columns = rows[0].keys()
+
+    def pick(names: Sequence[str]) -> list[float] | None:
+        name = next((n for n in names if n in columns), None)
+        return None if name is None else [float(row[name] or 0) for row in rows]
+
+    t, replicas = pick(_TIME), pick(_REPLICAS)
+    if t is None or replicas is None:
+        raise SimulatorError(
+            f"{candidates[0]} has no time or replicas column ({', '.join(columns)})"
+        )
+    return Prediction(summary, t, replicas, pick(_QUEUE), pick(_IN_FLIGHT))
+
+
+def errors(prediction: Prediction, samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
+    """Mean absolute, root-mean-square and largest error of the prediction at each sample."""
+    result: dict[str, dict[str, float]] = {}
+    for name, predicted in (
+        ("replicas", prediction.replicas),
+        ("queue_depth", prediction.queue_depth),
+        ("in_flight", prediction.in_flight),
+    ):
+        if predicted is None:
+            continue
+        diffs = [
+            prediction.at(predicted, s.t) - float(measured)
+            for s in samples
+            if (measured := getattr(s, name)) is not None
+        ]
+        if diffs:
+            result[name] = {
+                "mae": sum(abs(d) for d in diffs) / len(diffs),
+                "rmse": math.sqrt(sum(d * d for d in diffs) / len(diffs)),
+                "max_abs": max(abs(d) for d in diffs),
+                "mean_bias": sum(diffs) / len(diffs),
+            }
+    return result
+
+
+# Summary figures both sides compute: (the simulator's key, this run's key).
+SCALARS = (
+    ("time_to_first_worker_s", "time_to_first_worker_s"),
+    ("max_replicas", "peak_replicas"),
+    ("pod_seconds", "replica_seconds"),
+    ("drained_at_s", "drained_at_s"),
+    ("max_queue_depth", "peak_queue_depth"),
+    ("queue_wait_p50_s", "queue_wait_p50_s"),
+    ("queue_wait_p95_s", "queue_wait_p95_s"),
+    ("queue_wait_p99_s", "queue_wait_p99_s"),
+)
+
+
+def scalars(prediction: Prediction, measured: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    table: dict[str, dict[str, float | None]] = {}
+    for sim_key, our_key in SCALARS:
+        p, m = prediction.summary.get(sim_key), measured.get(our_key)
+        if isinstance(p, int | float) or isinstance(m, int | float):
+            diff = p - m if isinstance(p, int | float) and isinstance(m, int | float) else None
+            table[our_key] = {"predicted": p, "measured": m, "error": diff}
+    return table
