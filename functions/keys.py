@@ -1,8 +1,11 @@
 """Redis key names that the API, the worker and the manifests must agree on.
 
 Celery's Redis transport (kombu) keeps each queue as a list named after the queue and every
-delivered-but-unacked message in one `unacked` hash per database; `global_keyprefix` prefixes
-both (kombu/transport/redis.py). The KEDA trigger's `listName` must therefore be the prefixed name.
+delivered-but-unacked message in an `unacked` hash (kombu/transport/redis.py). By default that hash
+is shared by everything using the database, so a KEDA trigger on it would count other pools' work
+too: a worker pool (SPILLWAY_POOL) gets its own hash through kombu's `unacked_key` transport
+option. `global_keyprefix` (SPILLWAY_KEY_PREFIX) prefixes every key, so the KEDA trigger's
+`listName` must be the prefixed name.
 """
 
 from __future__ import annotations
@@ -15,8 +18,16 @@ def queue_key(prefix: str, queue: str) -> str:
     return f"{prefix}{queue}"
 
 
-def unacked_key(prefix: str) -> str:
-    return f"{prefix}{UNACKED}"
+def pool_suffix(pool: str) -> str:
+    return f":{pool}" if pool else ""
+
+
+def unacked_key(prefix: str, pool: str = "") -> str:
+    return f"{prefix}{UNACKED}{pool_suffix(pool)}"
+
+
+def unacked_index_key(prefix: str, pool: str = "") -> str:
+    return f"{prefix}{UNACKED_INDEX}{pool_suffix(pool)}"
 
 
 def record_key(prefix: str, invocation_id: str) -> str:

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     QUEUES: Annotated[list[str], NoDecode] = Field(
         default=[], description="Queues this worker consumes; empty means every registered queue."
     )
+    POOL: str = Field(
+        default="",
+        pattern=r"^[a-z0-9-]{0,40}$",
+        description="Worker pool name: the pool's in-flight tasks go to its own `unacked:<pool>` "
+        "hash, so one KEDA trigger per pool counts only that pool's work.",
+    )
     WORKER_CONCURRENCY: int = Field(default=2, gt=0, description="Tasks one worker runs at once.")
     WORKER_POOL: str = Field(default="prefork")
     SOFT_SHUTDOWN_TIMEOUT: float = Field(

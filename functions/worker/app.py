@@ -11,6 +11,7 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
+from functions import keys
 from functions import registry as registry_module
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
@@ -61,6 +62,13 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         "socket_keepalive": True,
         "health_check_interval": 10,
     }
+    if settings.POOL:
+        # The pool's own in-flight hash (and its sweep index and lock), so the pool's KEDA
+        # trigger counts only its own work while every pool shares the API and the database.
+        suffix = keys.pool_suffix(settings.POOL)
+        transport["unacked_key"] = f"{keys.UNACKED}{suffix}"
+        transport["unacked_index_key"] = f"{keys.UNACKED_INDEX}{suffix}"
+        transport["unacked_mutex_key"] = f"unacked_mutex{suffix}"
     if settings.KEY_PREFIX:
         # Prefixes the queue lists *and* `unacked`, so pools sharing a database count apart.
         transport["global_keyprefix"] = settings.KEY_PREFIX

@@ -67,3 +67,11 @@ def test_created_app_has_one_task_per_function_with_its_limits() -> None:
         assert (task.time_limit, task.soft_time_limit) == (spec.time_limit, spec.soft_time_limit)
         assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
     assert app.conf.task_routes["spillway.sleep"] == {"queue": "spillway"}
+
+
+def test_a_pool_gets_its_own_in_flight_hash() -> None:
+    assert "unacked_key" not in config(Settings(), registry)["broker_transport_options"]
+    transport = config(Settings(POOL="long"), registry)["broker_transport_options"]
+    assert transport["unacked_key"] == "unacked:long"
+    assert transport["unacked_index_key"] == "unacked_index:long"
+    assert transport["unacked_mutex_key"] == "unacked_mutex:long"
