@@ -27,12 +27,16 @@ def _fail(message: str) -> NoReturn:
 def cmd_api(args: argparse.Namespace) -> None:
     from pydantic import ValidationError
 
+    from functions.registry import load_modules
     from functions.settings import get_settings
 
     try:
         settings = get_settings()
+        load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     except ValidationError as exc:
         _fail(_settings_error(exc))
+    except RuntimeError as exc:
+        _fail(str(exc))
     import uvicorn
 
     uvicorn.run(
@@ -82,7 +86,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> None:
-    from functions.devrun import run
+    from functions.dev.run import run
 
     raise SystemExit(run(port=args.port, workers=args.workers))
 
@@ -120,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
 
     add_load_parser(sub)
+    from functions.scaling.cli import add_parser as add_simulate_parser  # argparse only: cheap
+
+    add_simulate_parser(sub)
     return parser
 
 

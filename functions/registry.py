@@ -7,10 +7,11 @@ validation, OpenAPI and catalog from the registry and the worker builds its Cele
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -146,8 +147,13 @@ def _models_of(fn: Callable[[Any], Any]) -> tuple[type[BaseModel], type[BaseMode
     return models
 
 
-def load_modules(modules: list[str]) -> Registry:
-    """Import the modules that define functions; a module imported twice registers once."""
+def load_modules(modules: list[str], routes: Mapping[str, str] | None = None) -> Registry:
+    """Import the modules that define functions; a module imported twice registers once.
+
+    `routes` (SPILLWAY_QUEUE_ROUTES) moves functions to other queues without touching their code,
+    e.g. `{"sleep": "long"}` to serve `sleep` from a separate worker pool. The API and the workers
+    must be given the same routes.
+    """
     for module in modules:
         try:
             importlib.import_module(module)
@@ -155,4 +161,12 @@ def load_modules(modules: list[str]) -> Registry:
             raise RuntimeError(f"cannot import function module {module!r}: {exc}") from exc
     if not len(registry):
         raise RuntimeError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
-    return registry
+    if not routes:
+        return registry
+    unknown = sorted(set(routes) - {spec.name for spec in registry})
+    if unknown:
+        raise RuntimeError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
+    routed = Registry()
+    for spec in registry:
+        routed.add(dataclasses.replace(spec, queue=routes.get(spec.name, spec.queue)))
+    return routed

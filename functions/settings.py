@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     QUEUES: Annotated[list[str], NoDecode] = Field(
         default=[], description="Queues this worker consumes; empty means every registered queue."
     )
+    QUEUE_ROUTES: Annotated[dict[str, str], NoDecode] = Field(
+        default={},
+        description="Comma-separated function=queue pairs that move functions to other queues "
+        "(same value for the API and every worker).",
+    )
     POOL: str = Field(
         default="",
         pattern=r"^[a-z0-9-]{0,40}$",
@@ -98,6 +103,21 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("QUEUE_ROUTES", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes = {}
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            name, sep, queue = item.partition("=")
+            if not sep or not name.strip() or not queue.strip():
+                raise ValueError(f"expected function=queue, got {item!r}")
+            routes[name.strip()] = queue.strip()
+        return routes
 
     @field_validator("REDIS_URL")
     @classmethod

@@ -43,6 +43,8 @@ def test_help(command: str) -> None:
         ),
         (["worker"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),
         (["worker"], {"REDIS_URL": "http://x"}, "invalid setting REDIS_URL"),
+        (["api"], {"SPILLWAY_QUEUE_ROUTES": "ghost=q"}, "unknown functions: ghost"),
+        (["api"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -79,3 +79,16 @@ def test_retry_policy_validation_and_matching() -> None:
 def test_unimportable_module_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="cannot import function module 'no.such.module'"):
         load_modules(["no.such.module"])
+
+
+def test_queue_routes_move_functions_without_touching_the_global_registry() -> None:
+    from functions.registry import registry
+
+    routed = load_modules(["functions.builtins"], {"sleep": "long"})
+    sleep = routed.get("sleep")
+    assert sleep is not None and sleep.queue == "long"
+    assert routed.queues() == ["long", "spillway"]
+    original = registry.get("sleep")
+    assert original is not None and original.queue == "spillway"
+    with pytest.raises(RuntimeError, match="unknown functions: nope"):
+        load_modules(["functions.builtins"], {"nope": "x"})

@@ -54,3 +54,11 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
 )
 def test_redact_url_hides_passwords(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_queue_routes_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPILLWAY_QUEUE_ROUTES", "sleep=long, cpu = cpu-heavy")
+    assert Settings().QUEUE_ROUTES == {"sleep": "long", "cpu": "cpu-heavy"}
+    monkeypatch.setenv("SPILLWAY_QUEUE_ROUTES", "sleep")
+    with pytest.raises(ValidationError, match="function=queue"):
+        Settings()

@@ -25,7 +25,7 @@ from functions.settings import get_settings, redact_url
 
 log = logging.getLogger("spillway.api")
 settings = get_settings()
-registry = registry_module.load_modules(settings.FUNCTION_MODULES)
+registry = registry_module.load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
 
 
 def redis_client(url: str, timeout: float) -> Client:

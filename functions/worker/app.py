@@ -126,7 +126,7 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    registry = registry_module.load_modules(settings.FUNCTION_MODULES)
+    registry = registry_module.load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     check(settings, registry)
     celery = Celery("spillway")
     celery.conf.update(config(settings, registry))

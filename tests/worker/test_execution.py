@@ -80,11 +80,14 @@ def test_builtin_cpu_and_sleep_do_what_they_say() -> None:
     cpu, sleep = registry.get("cpu"), registry.get("sleep")
     assert cpu is not None and sleep is not None
     started = time.process_time()
-    assert call_function(cpu, {"milliseconds": 50})["iterations"] > 0
-    assert time.process_time() - started >= 0.04  # really busy, not sleeping
-    started = time.perf_counter()
-    assert call_function(sleep, {"seconds": 0.05}) == {"slept": 0.05}
-    assert time.perf_counter() - started >= 0.05
+    assert call_function(cpu, {"milliseconds": 100})["iterations"] > 0
+    busy = time.process_time() - started
+    started, wall = time.process_time(), time.perf_counter()
+    assert call_function(sleep, {"seconds": 0.1}) == {"slept": 0.1}
+    idle = time.process_time() - started
+    assert time.perf_counter() - wall >= 0.1
+    # cpu burns CPU time, sleep does not (thresholds loose: the machine may be shared).
+    assert busy > 0.02 > idle
 
 
 def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
