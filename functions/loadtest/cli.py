@@ -7,9 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from functions.loadtest.profiles import PROFILES, Profile, ProfileError
+
+_P = TypeVar("_P", bound=argparse.ArgumentParser)
 
 # Profile parameters, and the profiles each one means something for.
 _PROFILE_OPTIONS = {
@@ -64,7 +66,7 @@ def _count(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[_P]) -> None:
     p = subparsers.add_parser(
         "load",
         help="offer invocations on a schedule and measure how the system scales",

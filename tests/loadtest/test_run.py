@@ -1,0 +1,119 @@
+"""`spillway load` end to end against a real API and worker: the run folder and its figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from functions.loadtest.profiles import Profile
+from functions.loadtest.run import LoadConfig, execute
+from tests.support.processes import ROOT, Proc
+
+pytestmark = pytest.mark.e2e
+
+PNG = b"\x89PNG\r\n\x1a\n"
+CHARTS = ("rates.png", "queue.png", "replicas.png", "latency.png")
+
+
+def load(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "functions.cli", "load", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=90,
+    )
+
+
+def test_burst_run_writes_the_folder_with_lost_zero(
+    load_api: Proc, load_worker: Proc, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    result = load(
+        "--url", load_api.url, "--profile", "burst", "--count", "24",
+        "--payload", '{"seconds": 0.3}', "--out", str(out),
+        "--redis-url", redis_url, "--key-prefix", key_prefix, "--drain-timeout", "60",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "accepted 24, rejected 0, succeeded 24, failed 0, lost 0" in result.stdout
+    assert "\x1b[" not in result.stdout  # not a terminal: no progress bars
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["accepted"] == 24 and summary["succeeded"] == 24
+    assert summary["rejected"] == 0 and summary["failed"] == 0 and summary["lost"] == 0
+    for key in ("peak_replicas", "time_to_first_worker_s", "drain_time_s"):
+        assert key in summary
+    assert summary["drain_time_s"] > 0
+    assert summary["peak_queue_depth"] >= 10  # 4 slots for 24 tasks of 0.3 s
+    assert summary["run_s"]["p50"] == pytest.approx(0.3, abs=0.15)
+    assert summary["queue_wait_s"]["max"] > 1.0
+    assert summary["replicas_source"] is None  # no scaler here: said so, not invented
+    assert any("no replica data" in w for w in summary["warnings"])
+
+    for chart in CHARTS:
+        data = (out / chart).read_bytes()
+        assert data.startswith(PNG) and len(data) > 5_000, chart
+    report = (out / "report.md").read_text()
+    assert "| lost (accepted, never finished) | 0 |" in report
+    assert all(f"![{c}]({c})" in report for c in CHARTS)
+
+    with (out / "invocations.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and {r["status"] for r in rows} == {"succeeded"}
+    assert all(float(r["queue_wait_s"]) >= 0 and float(r["run_s"]) > 0.25 for r in rows)
+    with (out / "samples.csv").open() as f:
+        samples = list(csv.DictReader(f))
+    assert len(samples) >= 2 and max(int(s["queue_depth"]) for s in samples) >= 10
+    assert max(float(s["api_submitted"] or 0) for s in samples) >= 24  # read from /metrics
+    assert (out / "arrivals.txt").read_text().splitlines() == ["0.000000"] * 24
+
+
+def test_steady_batches_in_process(
+    load_api: Proc, load_worker: Proc, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    config = LoadConfig(
+        url=load_api.url,
+        profile=Profile("steady", rate=20, duration=1),
+        out=tmp_path / "steady",
+        function="echo",
+        payload={"hello": "world"},
+        batch=5,
+        redis_url=redis_url,
+        key_prefix=key_prefix,
+        drain_timeout=30,
+    )
+    summary = execute(config)
+    assert summary["accepted"] == 20 and summary["succeeded"] == 20 and summary["lost"] == 0
+    assert summary["requests"] == 4  # 20 arrivals in batches of 5
+    assert summary["offered_rate_per_s"] == pytest.approx(20 / 0.95, rel=0.01)
+    with (config.out / "requests.csv").open() as f:
+        sent = [float(r["sent_t"]) for r in csv.DictReader(f)]
+    # Each batch leaves when its fifth arrival is due: 0.2, 0.45, 0.7, 0.95 s.
+    assert sorted(sent) == pytest.approx([0.2, 0.45, 0.7, 0.95], abs=0.15)
+
+
+def test_unreachable_redis_is_a_warning_not_a_failure(
+    load_api: Proc, load_worker: Proc, key_prefix: str, tmp_path: Path
+) -> None:
+    config = LoadConfig(
+        url=load_api.url,
+        profile=Profile("burst", count=3),
+        out=tmp_path / "no-redis",
+        function="echo",
+        payload={},
+        redis_url="redis://127.0.0.1:1/0",
+        key_prefix=key_prefix,
+        drain_timeout=30,
+    )
+    summary = execute(config)
+    assert summary["succeeded"] == 3 and summary["peak_queue_depth"] is None
+    assert any("not reachable" in w for w in summary["warnings"])
