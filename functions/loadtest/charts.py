@@ -138,13 +138,20 @@ def comparison(
     ):
         err = errors.get(name)
         suffix = f" (MAE {err['mae']:.2f}, RMSE {err['rmse']:.2f})" if err else ""
-        ax.set_title(f"{name.replace('_', ' ')}: simulator vs measured{suffix}")
+        what = "ready replicas" if name == "replicas" else "queue depth"
+        ax.set_title(f"{what}: simulator vs measured{suffix}")
         ax.grid(True, alpha=0.3)
         if predicted is not None:
             ax.step(prediction.t, predicted, where="post", linestyle="--", label="predicted")
         t, v = _series(samples, measured)
         if t:
             ax.step(t, v, where="post", label="measured")
+        if name == "replicas" and prediction.desired is not None:
+            ax.step(prediction.t, prediction.desired, where="post", linestyle=":",
+                    label="predicted desired")  # fmt: skip
+            t, v = _series(samples, lambda s: s.desired)
+            if t:
+                ax.step(t, v, where="post", linestyle="-.", label="measured desired")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize="small")
     bottom.set_xlabel("seconds since the start of the run")

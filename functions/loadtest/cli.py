@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from functions.loadtest.profiles import PROFILES, Profile, ProfileError
+from functions.loadtest.profiles import PROFILES, Profile, ProfileError, arrivals
 
 _P = TypeVar("_P", bound=argparse.ArgumentParser)
 
@@ -243,6 +244,14 @@ def cmd_load(args: argparse.Namespace) -> None:
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
         _fail(f"--out {args.out} already exists and is not an empty folder")
     profile = _profile(args)
+    try:
+        arrivals(profile)  # a schedule that cannot be built fails here, before anything starts
+    except ProfileError as exc:
+        _fail(str(exc))
+    if args.kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
+        from functions.loadtest.sources import KUBE_MISSING
+
+        _fail(KUBE_MISSING)
     if args.compare_sim:
         from functions.loadtest.simcompare import SimulatorError, check_available
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import time
 from argparse import Namespace
 from collections.abc import Callable
@@ -65,10 +66,12 @@ class _Schedule:
         self.next = 0
         self.outstanding = 0
         self.late = 0
+        self.run_id = ""
 
     def ensure(self, profile: str, options: Namespace) -> _Schedule:
         if self.start is None:
             self.times = arrivals(_profile(profile, options))
+            self.run_id = f"locust-{secrets.token_hex(4)}"  # idempotency keys of this run only
             self.start = time.perf_counter()
         return self
 
@@ -144,7 +147,10 @@ class SpillwayUser(HttpUser):
             SCHEDULE.outstanding -= 1
 
     def _send(self, index: int) -> None:
-        headers = {"content-type": "application/json", "idempotency-key": f"locust-{index}"}
+        headers = {
+            "content-type": "application/json",
+            "idempotency-key": f"{SCHEDULE.run_id}-{index}",
+        }
         for attempt in range(self.retries + 1):
             with self.client.post(
                 self.path, data=self.body, headers=headers, catch_response=True

@@ -76,13 +76,21 @@ def _compare(
         message = "no --task-seconds and no finished invocation to measure it from"
         summary["warnings"].append(f"simulator comparison skipped: {message}")
         return {"error": message}
+    extra = list(config.sim_args)
+    start = next((s for s in samples if s.replicas is not None), None)
+    if start is not None and not any(a.startswith("--start-replicas") for a in extra):
+        # Start the simulation where the measured run started: warm pods are not a cold start.
+        extra += [
+            "--start-replicas",
+            str(start.desired if start.desired is not None else start.replicas),
+        ]
     try:
         prediction = simcompare.simulate(
             scaledobject=config.scaledobject,
             arrivals=config.out / "arrivals.txt",
             task_seconds=task_seconds,
             out=config.out / "sim",
-            extra_args=config.sim_args,
+            extra_args=extra,
         )
     except simcompare.SimulatorError as exc:
         summary["warnings"].append(f"simulator comparison failed: {exc}")
@@ -92,6 +100,7 @@ def _compare(
     return {
         "task_seconds": task_seconds,
         "scaledobject": str(config.scaledobject),
+        "args": extra,
         "errors": errors,
         "scalars": simcompare.scalars(prediction, summary),
         "chart": Path(chart).name,

@@ -9,7 +9,6 @@ holds the producer's own schedule, which starts at 0 when the run starts.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import subprocess
@@ -23,9 +22,16 @@ from functions.loadtest.records import Sample
 
 # Column names the timeline may use for each series (the first one present is taken).
 _TIME = ("t", "time", "t_s", "time_s")
-_REPLICAS = ("replicas", "ready", "ready_replicas", "workers", "pods")
+_READY = ("ready_workers", "ready", "ready_replicas")  # compared with measured ready replicas
+_DESIRED = ("replicas", "desired")  # the scaler's count, compared with measured desired
 _QUEUE = ("queue_depth", "queued", "queue")
 _IN_FLIGHT = ("in_flight", "inflight", "running_tasks")
+
+
+# How the simulator is started (tests point this at a stand-in).
+SPILLWAY = [sys.executable, "-m", "functions.cli"]
+# The options this module passes; `simulate run --help` must list every one.
+_OPTIONS = ("--scaledobject", "--arrivals", "--task-seconds", "--json", "--out")
 
 
 class SimulatorError(RuntimeError):
@@ -33,18 +39,29 @@ class SimulatorError(RuntimeError):
 
 
 def check_available() -> None:
-    if importlib.util.find_spec("functions.scaling") is None:
+    """Fail before the run, not after it, when `spillway simulate run` cannot be called."""
+    try:
+        done = subprocess.run(
+            [*SPILLWAY, "simulate", "run", "--help"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SimulatorError(f"cannot start the simulator: {exc}") from None
+    if done.returncode != 0:
         raise SimulatorError(
             "--compare-sim needs the simulator (`spillway simulate run`, functions/scaling), "
-            "which this installation does not have yet"
+            "which this installation does not have"
         )
+    missing = [option for option in _OPTIONS if option not in done.stdout]
+    if missing:
+        raise SimulatorError(f"`spillway simulate run` lacks {', '.join(missing)}")
 
 
 @dataclass(frozen=True)
 class Prediction:
     summary: dict[str, Any]
     t: list[float]
-    replicas: list[float]
+    replicas: list[float]  # ready workers
+    desired: list[float] | None
     queue_depth: list[float] | None
     in_flight: list[float] | None
 
@@ -68,7 +85,7 @@ def simulate(
     timeout: float = 600.0,
 ) -> Prediction:
     command = [
-        sys.executable, "-m", "functions.cli", "simulate", "run",
+        *SPILLWAY, "simulate", "run",
         "--scaledobject", str(scaledobject), "--arrivals", str(arrivals),
         "--task-seconds", f"{task_seconds:.6g}", "--json", "--out", str(out), *extra_args,
     ]  # fmt: skip
@@ -100,12 +117,13 @@ def _timeline(out: Path, summary: dict[str, Any]) -> Prediction:
         name = next((n for n in names if n in columns), None)
         return None if name is None else [float(row[name] or 0) for row in rows]
 
-    t, replicas = pick(_TIME), pick(_REPLICAS)
-    if t is None or replicas is None:
-        raise SimulatorError(
-            f"{candidates[0]} has no time or replicas column ({', '.join(columns)})"
-        )
-    return Prediction(summary, t, replicas, pick(_QUEUE), pick(_IN_FLIGHT))
+    t, ready, desired = pick(_TIME), pick(_READY), pick(_DESIRED)
+    if ready is None:  # a timeline with one replica count: take it as the ready one
+        ready, desired = desired, None
+    if t is None or ready is None:
+        names = ", ".join(columns)
+        raise SimulatorError(f"{candidates[0]} has no time or replicas column ({names})")
+    return Prediction(summary, t, ready, desired, pick(_QUEUE), pick(_IN_FLIGHT))
 
 
 def errors(prediction: Prediction, samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
@@ -113,6 +131,7 @@ def errors(prediction: Prediction, samples: Sequence[Sample]) -> dict[str, dict[
     result: dict[str, dict[str, float]] = {}
     for name, predicted in (
         ("replicas", prediction.replicas),
+        ("desired", prediction.desired),
         ("queue_depth", prediction.queue_depth),
         ("in_flight", prediction.in_flight),
     ):

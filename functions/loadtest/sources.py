@@ -95,6 +95,12 @@ class KubeSource(Source):
         sample.running = int(scale.status.replicas or 0)
 
 
+KUBE_MISSING = (
+    "--kube-deployment needs the Kubernetes client: install the kube extra "
+    "(pip install 'spillway[kube]')"
+)
+
+
 class KubeUnavailable(RuntimeError):
     pass
 
@@ -106,10 +112,7 @@ def kube_apps_api() -> Any:
         client: Any = importlib.import_module("kubernetes.client")
         config: Any = importlib.import_module("kubernetes.config")
     except ImportError:
-        raise KubeUnavailable(
-            "--kube-deployment needs the Kubernetes client: install spillway[kube] "
-            "(pip install 'spillway[kube]')"
-        ) from None
+        raise KubeUnavailable(KUBE_MISSING) from None
     try:
         config.load_incluster_config()
     except config.ConfigException:

@@ -90,6 +90,9 @@ def test_steady_batches_in_process(
         redis_url=redis_url,
         key_prefix=key_prefix,
         drain_timeout=30,
+        compare_sim=True,  # the real `spillway simulate run`, on the same arrivals
+        scaledobject=ROOT / "keda" / "base" / "scaledobject.yaml",
+        sim_args=["--no-api", "--concurrency", "4"],
     )
     summary = execute(config)
     assert summary["accepted"] == 20 and summary["succeeded"] == 20 and summary["lost"] == 0
@@ -99,6 +102,15 @@ def test_steady_batches_in_process(
         sent = [float(r["sent_t"]) for r in csv.DictReader(f)]
     # Each batch leaves when its fifth arrival is due: 0.2, 0.45, 0.7, 0.95 s.
     assert sorted(sent) == pytest.approx([0.2, 0.45, 0.7, 0.95], abs=0.15)
+
+    simulated = summary["simulator"]
+    assert "error" not in simulated, simulated
+    assert simulated["task_seconds"] == summary["run_s"]["mean"]  # measured, then predicted
+    assert set(simulated["errors"]) >= {"queue_depth", "in_flight"}
+    assert simulated["scalars"]["queue_wait_p95_s"]["measured"] == summary["queue_wait_p95_s"]
+    assert (config.out / "compare.png").read_bytes().startswith(PNG)
+    assert (config.out / "sim" / "timeline.csv").exists()
+    assert "## Simulator vs measured" in (config.out / "report.md").read_text()
 
 
 def test_unreachable_redis_is_a_warning_not_a_failure(
