@@ -79,8 +79,12 @@ def _add_system(p: argparse.ArgumentParser) -> None:
     w.add_argument("--concurrency", type=_count, default=2, help="tasks per pod at once (2)")
     w.add_argument("--grace", type=_positive, default=25.0, help="soft-shutdown window, s (25)")
     a = p.add_argument_group("API (Knative)")
-    a.add_argument("--knative", metavar="PATH", help="Knative Service YAML (default: the one "
-                   "in --scaledobject's file, else Knative's defaults)")  # fmt: skip
+    a.add_argument(
+        "--knative",
+        metavar="PATH",
+        help="Knative Service YAML (default: the one "
+        "in --scaledobject's file, else Knative's defaults)",
+    )
     a.add_argument("--no-api", action="store_true", help="tasks reach the queue directly")
     a.add_argument("--api-startup", type=_positive, default=3.0, help="API cold start, s (3)")
     a.add_argument("--api-latency", type=_positive, default=0.01, help="s per submit (0.01)")

@@ -96,9 +96,14 @@ def _config_factory(
 
     def make(spec: ScaledObjectSpec) -> RunConfig:
         return RunConfig(
-            spec, workers, front, seed=args.seed, start_replicas=args.start_replicas,
-            hpa_offset=args.hpa_offset, max_time=args.max_time,
-        )  # fmt: skip
+            spec,
+            workers,
+            front,
+            seed=args.seed,
+            start_replicas=args.start_replicas,
+            hpa_offset=args.hpa_offset,
+            max_time=args.max_time,
+        )
 
     return make
 

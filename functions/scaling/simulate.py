@@ -143,9 +143,13 @@ class Simulation:
         if (kn := cfg.api.spec) is not None:
             a = cfg.api
             self.api = Frontend(
-                kn, startup=a.startup, latency=a.latency, timeout=kn.response_timeout,
-                enqueue=self.enqueue, horizon=last,
-            )  # fmt: skip
+                kn,
+                startup=a.startup,
+                latency=a.latency,
+                timeout=kn.response_timeout,
+                enqueue=self.enqueue,
+                horizon=last,
+            )
         if cfg.start_replicas:
             self.ctl.replicas = cfg.start_replicas
             self.resize(0.0, cfg.start_replicas, startup=0.0)  # already running at t = 0
@@ -277,8 +281,12 @@ class Simulation:
     def run(self) -> Result:
         arr, n, services = self.arr, len(self.arr), self.services
         heap, enq, idle, requeued, cancelled = (
-            self.heap, self.enq, self.idle, self.requeued, self.cancelled
-        )  # fmt: skip
+            self.heap,
+            self.enq,
+            self.idle,
+            self.requeued,
+            self.cancelled,
+        )
         waits, stats, api = self.stats.waits, self.stats, self.api
         acc = api.acc if api is not None else []
         latency = api.latency if api is not None else 0.0

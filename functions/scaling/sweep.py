@@ -54,6 +54,12 @@ def cells(axes: list[tuple[str, list[str]]]) -> list[list[Assignment]]:
     return [list(zip(keys, combo, strict=True)) for combo in combos]
 
 
+def meets(summary: dict[str, Any], slo: Slo) -> bool:
+    """Every task completed, and the queue-wait percentile within the SLO."""
+    wait = summary.get(slo.key)
+    return summary["completed"] == summary["tasks"] and wait is not None and wait <= slo.seconds
+
+
 @dataclass
 class Cell:
     settings: list[Assignment]
@@ -76,9 +82,7 @@ def run_sweep(
     out = []
     for n, (cell, spec) in enumerate(zip(grid, specs, strict=True), start=1):
         summary = Simulation(make_config(spec), arrivals).run().summary
-        wait = summary.get(slo.key)
-        complete = summary["completed"] == summary["tasks"]
-        out.append(Cell(cell, summary, complete and wait is not None and wait <= slo.seconds))
+        out.append(Cell(cell, summary, meets(summary, slo)))
         if progress is not None:
             progress(n, len(grid))
     return out
@@ -86,7 +90,7 @@ def run_sweep(
 
 def recommend(results: list[Cell], slo: Slo) -> Cell | None:
     """The cheapest cell (worker pod-seconds) that meets the SLO; ties: the lower wait."""
-    meeting = [c for c in results if c.meets]
+    meeting = [c for c in results if meets(c.summary, slo)]
     if not meeting:
         return None
     return min(meeting, key=lambda c: (c.summary["pod_seconds"], c.summary[slo.key]))
