@@ -28,8 +28,8 @@ def kubectl() -> str:
 
 @pytest.fixture(scope="session")
 def renders(kubectl: str) -> dict[str, list[mu.Doc]]:
-    """Every kustomization the repository ships, rendered once per session."""
-    return {name: mu.render(kubectl, path) for name, path in mu.KUSTOMIZATIONS.items()}
+    """Every deployment the repository ships, rendered once per session."""
+    return {name: mu.render_root(kubectl, parts) for name, parts in mu.KUSTOMIZATIONS.items()}
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from functions.settings import Settings
 Doc = dict[str, Any]
 
 REPO = Path(__file__).resolve().parents[2]
-# Every kustomization a user applies: the whole system, and the second worker pool overlay.
-KUSTOMIZATIONS = {"root": REPO, "second-pool": REPO / "keda" / "second-pool"}
+# Every deployment a user applies with `kubectl apply -k .`, by the components enabled in the root
+# kustomization.yaml: the default system, and the system with the second worker pool.
+KUSTOMIZATIONS: dict[str, tuple[str, ...]] = {"root": (), "second-pool": ("keda/second-pool",)}
 IMAGE_NAME = "spillway"
 KNATIVE_GROUP = "serving.knative.dev"
 KEDA_GROUP = "keda.sh"
@@ -40,6 +42,35 @@ def render(kubectl: str, path: Path) -> list[Doc]:
     if proc.returncode != 0:
         raise AssertionError(f"kubectl kustomize {path} failed:\n{proc.stderr}")
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+def enable_components(kustomization: str, components: tuple[str, ...]) -> str:
+    """The root kustomization.yaml with its commented `components:` entries uncommented.
+
+    Exactly the edit docs/deploy.md asks of an operator, so the shipped comment stays usable.
+    """
+    block = "# components:\n" + "".join(f"#   - {c}\n" for c in components)
+    assert block in kustomization, f"root kustomization.yaml has no commented block:\n{block}"
+    enabled = "components:\n" + "".join(f"  - {c}\n" for c in components)
+    return kustomization.replace(block, enabled)
+
+
+def render_root(kubectl: str, components: tuple[str, ...] = ()) -> list[Doc]:
+    """`kubectl kustomize .` as an operator runs it, with the given components enabled.
+
+    kustomize refuses an overlay inside the directory it builds on (a cycle), so a variant is
+    rendered from a copy of the root kustomization and the directories it refers to.
+    """
+    if not components:
+        return render(kubectl, REPO)
+    text = enable_components((REPO / "kustomization.yaml").read_text(), components)
+    listed = yaml.safe_load(text)
+    with tempfile.TemporaryDirectory(prefix="spillway-kustomize-") as tmp:
+        work = Path(tmp)
+        (work / "kustomization.yaml").write_text(text)
+        for entry in {Path(p).parts[0] for p in listed["resources"] + listed["components"]}:
+            shutil.copytree(REPO / entry, work / entry)
+        return render(kubectl, work)
 
 
 def group(doc: Doc) -> str:

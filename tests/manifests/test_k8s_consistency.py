@@ -76,7 +76,12 @@ def apis(pods: list[Pod]) -> list[Pod]:
 
 
 def _registry(settings: Settings) -> Registry:
-    return load_modules(settings.FUNCTION_MODULES)
+    """The functions as this pod registers them: its modules, moved by its queue routes."""
+    return load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
+
+
+def _consumed(pod: Pod) -> list[str]:
+    return pod.settings.QUEUES or _registry(pod.settings).queues()
 
 
 def test_every_container_runs_a_known_command(pods: list[Pod]) -> None:
@@ -107,8 +112,9 @@ def test_required_settings_are_set(pods: list[Pod]) -> None:
         assert "$(" not in url, f"{pod.where}: unexpanded variable in REDIS_URL"
         assert pod.settings.REDIS_URL == url
         if mu.is_worker(pod.container):
-            for name in ("KEY_PREFIX", "QUEUES", "WORKER_CONCURRENCY", "SOFT_SHUTDOWN_TIMEOUT",
-                         "VISIBILITY_TIMEOUT", "WORKER_HTTP_PORT", "FUNCTION_MODULES"):  # fmt: skip
+            for name in ("KEY_PREFIX", "QUEUES", "POOL", "WORKER_CONCURRENCY",
+                         "SOFT_SHUTDOWN_TIMEOUT", "VISIBILITY_TIMEOUT", "WORKER_HTTP_PORT",
+                         "FUNCTION_MODULES"):  # fmt: skip
                 assert f"SPILLWAY_{name}" in pod.env, f"{pod.where}: SPILLWAY_{name} not set"
 
 
@@ -121,15 +127,40 @@ def test_api_and_workers_of_a_kustomization_share_keys(pods: list[Pod]) -> None:
         assert len({tuple(p.settings.FUNCTION_MODULES) for p in group}) == 1, kustomization
 
 
+def test_api_and_workers_share_queue_routes(pods: list[Pod]) -> None:
+    """The API enqueues each function on the queue the workers' registry has it on."""
+    for kustomization in mu.KUSTOMIZATIONS:
+        routes = {
+            p.where: p.settings.QUEUE_ROUTES for p in pods if p.kustomization == kustomization
+        }
+        assert len({tuple(sorted(r.items())) for r in routes.values()}) == 1, routes
+
+
+def test_every_routed_queue_is_consumed_by_one_pool(pods: list[Pod]) -> None:
+    """No function lands on a queue nobody consumes, and no queue is counted by two pools."""
+    for kustomization in mu.KUSTOMIZATIONS:
+        group = [p for p in pods if p.kustomization == kustomization]
+        pools = [p for p in group if mu.is_worker(p.container)]
+        for api in (p for p in group if mu.is_api(p.container)):
+            for spec in _registry(api.settings):
+                consumers = [p.where for p in pools if spec.queue in _consumed(p)]
+                # Two pools on one queue would each count its whole length and both scale out.
+                assert len(consumers) == 1, (
+                    f"{kustomization}: {spec.name} is enqueued on {spec.queue!r}, consumed by "
+                    f"{consumers or 'no pool'}"
+                )
+
+
 def test_every_consumed_queue_has_a_trigger(workers: list[Pod]) -> None:
     for pod in workers:
         registry = _registry(pod.settings)
-        queues = pod.settings.QUEUES or registry.queues()
+        queues = _consumed(pod)
         assert set(queues) <= set(registry.queues()), f"{pod.where}: queue without functions"
         so = mu.scaled_object_for(pod.docs, mu.name(pod.template.owner))
         lists = {t["metadata"]["listName"]: t for t in so["spec"]["triggers"]}
-        prefix = pod.settings.KEY_PREFIX
-        expected = {keys.queue_key(prefix, q) for q in queues} | {keys.unacked_key(prefix)}
+        prefix, pool = pod.settings.KEY_PREFIX, pod.settings.POOL
+        # One trigger per consumed queue list, and one on the pool's own in-flight hash.
+        expected = {keys.queue_key(prefix, q) for q in queues} | {keys.unacked_key(prefix, pool)}
         assert set(lists) == expected, f"{pod.where}: triggers {sorted(lists)} != {expected}"
         # The formula sums every trigger, and one pod takes WORKER_CONCURRENCY tasks.
         modifiers = so["spec"]["advanced"]["scalingModifiers"]
@@ -158,26 +189,28 @@ def test_triggers_read_the_workers_redis(
 
 
 def test_pools_count_only_their_own_work(workers: list[Pod]) -> None:
-    """Each pool's in-flight hash is its own: `unacked` is per database and key prefix."""
-    seen: dict[tuple[Any, str], str] = {}
-    for pod in workers:
-        target = mu.redis_url_target(pod.settings.REDIS_URL)
-        key = (target, keys.unacked_key(pod.settings.KEY_PREFIX))
-        assert key not in seen, f"{pod.where} shares its unacked hash with {seen.get(key)}"
-        seen[key] = pod.where
+    """No two pools share an in-flight hash: each names its pool (or prefix, or database)."""
+    for kustomization in mu.KUSTOMIZATIONS:
+        seen: dict[tuple[Any, str], str] = {}
+        for pod in (p for p in workers if p.kustomization == kustomization):
+            target = mu.redis_url_target(pod.settings.REDIS_URL)
+            key = (target, keys.unacked_key(pod.settings.KEY_PREFIX, pod.settings.POOL))
+            assert key not in seen, f"{pod.where} shares its unacked hash with {seen.get(key)}"
+            seen[key] = pod.where
 
 
-def test_disruption_budgets_select_one_pool_each(all_docs: list[tuple[str, mu.Doc]]) -> None:
-    deployments = [d for _, d in all_docs if d["kind"] == "Deployment"]
-    for _, pdb in all_docs:
-        if pdb["kind"] != "PodDisruptionBudget":
-            continue
-        wanted = pdb["spec"]["selector"]["matchLabels"]
-        matched = [
-            mu.name(d) for d in deployments
-            if wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-        ]  # fmt: skip
-        assert len(matched) == 1, f"{mu.ident(pdb)} selects {matched}: overlapping budgets"
+def test_disruption_budgets_select_one_pool_each(renders: dict[str, list[mu.Doc]]) -> None:
+    for kustomization, docs in renders.items():
+        deployments = mu.of_kind(docs, "Deployment")
+        for pdb in mu.of_kind(docs, "PodDisruptionBudget"):
+            wanted = pdb["spec"]["selector"]["matchLabels"]
+            matched = [
+                mu.name(d) for d in deployments
+                if wanted.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+            ]  # fmt: skip
+            assert len(matched) == 1, (
+                f"{kustomization}: {mu.ident(pdb)} selects {matched}: overlapping budgets"
+            )
 
 
 def test_grace_period_covers_the_soft_shutdown(workers: list[Pod]) -> None:

@@ -42,16 +42,48 @@ def test_one_namespace(renders: dict[str, list[mu.Doc]], kustomization: str) -> 
         assert mu.name(ns) == namespace
 
 
-def test_second_pool_reuses_the_platform(renders: dict[str, list[mu.Doc]]) -> None:
-    """The overlay adds a pool; the Redis, Secret and namespace it relies on come from root."""
+def _shared_config(docs: list[mu.Doc]) -> mu.Doc:
+    """The ConfigMap every spillway container reads with envFrom: one, the same for all."""
+    names = {
+        source["configMapRef"]["name"]
+        for _, container in mu.spillway_containers(docs)
+        for source in container.get("envFrom", [])
+        if "configMapRef" in source
+    }
+    assert len(names) == 1, f"the API and the workers read different ConfigMaps: {names}"
+    return mu.find(docs, "ConfigMap", names.pop())
+
+
+def _without_shared_config(docs: list[mu.Doc]) -> set[str]:
+    shared = mu.name(_shared_config(docs))
+    return {f"{mu.group(d)}/{mu.ident(d)}" for d in docs if mu.name(d) != shared}
+
+
+def test_second_pool_adds_a_pool_and_its_route(renders: dict[str, list[mu.Doc]]) -> None:
+    """The component adds the -long pool and the route to it; everything else is root's."""
     root, pool = renders["root"], renders["second-pool"]
-    assert mu.namespace_of(pool) == mu.namespace_of(root)
-    assert not mu.of_kind(pool, "StatefulSet") and not mu.of_kind(pool, "Namespace")
-    for _, container in mu.spillway_containers(pool):
-        for var in container.get("env", []):
-            ref = var.get("valueFrom", {}).get("secretKeyRef")
-            if ref:
-                mu.find(root, "Secret", ref["name"])
+    added = _without_shared_config(pool) - _without_shared_config(root)
+    assert _without_shared_config(root) <= _without_shared_config(pool)
+    assert added == {
+        "apps/Deployment/spillway-worker-long",
+        "keda.sh/ScaledObject/spillway-worker-long",
+        "keda.sh/TriggerAuthentication/spillway-redis-auth-long",
+        "policy/PodDisruptionBudget/spillway-worker-long",
+    }, sorted(added)
+    # One API feeds both pools.
+    assert len(mu.of_kind(pool, "Service", mu.KNATIVE_GROUP)) == 1
+    before, after = _shared_config(root)["data"], _shared_config(pool)["data"]
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert changed == {"SPILLWAY_QUEUE_ROUTES"}, changed
+    # The default deployment routes nothing: no function waits on a queue nobody consumes.
+    assert not before["SPILLWAY_QUEUE_ROUTES"]
+
+
+def test_shared_config_name_follows_its_content(renders: dict[str, list[mu.Doc]]) -> None:
+    """A settings change renames the ConfigMap, so the API gets a new revision and the workers
+    roll: pods read envFrom only at start, and must not keep routes the others dropped."""
+    names = {mu.name(_shared_config(docs)) for docs in renders.values()}
+    assert len(names) == len(renders), names
 
 
 def test_keda_owns_worker_replicas(all_docs: list[tuple[str, mu.Doc]]) -> None:

@@ -135,13 +135,12 @@ def test_redis_trigger_metadata_keys_are_known(all_docs: list[tuple[str, mu.Doc]
 
 
 def test_trigger_authentications_exist(renders: dict[str, list[mu.Doc]]) -> None:
-    for kustomization, docs in renders.items():
+    for docs in renders.values():
         for so in mu.of_kind(docs, "ScaledObject", mu.KEDA_GROUP):
             for trigger in so["spec"]["triggers"]:
                 auth = mu.find(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
                 for ref in auth["spec"]["secretTargetRef"]:
-                    secret_docs = docs if kustomization == "root" else renders["root"]
-                    secret = mu.find(secret_docs, "Secret", ref["name"])
+                    secret = mu.find(docs, "Secret", ref["name"])
                     assert ref["key"] in secret.get("stringData", secret.get("data", {}))
 
 
