@@ -1,0 +1,1 @@
+"""Spillway's benchmark suite: `bench/run` (or `python -m bench`). See docs/benchmarks.md."""

@@ -1,0 +1,165 @@
+"""`python -m bench [--quick] [--only submit,coldstart,worker]`: run the suite, write the results.
+
+Writes bench/results/<date>-<host>.md and .json (`-quick` added in quick mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, report, submit, worker
+from bench.common import (
+    FOREIGN_LIMIT_PCT,
+    LOGS,
+    ROOT,
+    ROUND_ATTEMPTS,
+    BenchError,
+    Cpus,
+    machine,
+)
+
+SECTIONS = ("submit", "coldstart", "worker")
+QUIET_BUSY_PCT = 20.0
+
+
+def cpu_busy_pct(seconds: float = 1.0) -> float:
+    """System-wide CPU busy share over `seconds` (taken while the suite itself is idle)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return idle, sum(fields)
+
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return 100.0 * (1 - (idle1 - idle0) / max(1, total1 - total0))
+
+
+def wait_quiet(max_wait: float) -> float:
+    """Wait (up to max_wait s) until the machine is mostly idle; return the last busy share."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy_pct()
+    while busy > QUIET_BUSY_PCT and time.monotonic() < deadline:
+        print(f"  machine busy ({busy:.0f}% CPU from other processes); waiting for it to settle")
+        busy = cpu_busy_pct(3.0)
+    return busy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter runs (~2 min)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="result directory")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait before each section for other processes to go idle",
+    )
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {sorted(unknown)}")
+    for tool in ("wrk", "redis-server"):
+        if "submit" in only or tool == "redis-server":
+            if shutil.which(tool) is None:
+                parser.error(f"{tool} is not on PATH (bench/run installs it)")
+
+    cpus = Cpus.detect()
+    # The harness (pollers, pre-fillers) stays off the server's CPU.
+    os.sched_setaffinity(0, set(cpus.load))
+    if args.quick:
+        configs: dict[str, Any] = {
+            "submit": submit.Config(rounds=2, duration=3, warmup=1),
+            "coldstart": coldstart.Config(runs=5, importtime_reps=3),
+            "worker": worker.Config(rounds=2, messages=500),
+        }
+    else:
+        configs = {
+            "submit": submit.Config(rounds=5, duration=8, warmup=2),
+            "coldstart": coldstart.Config(runs=15, importtime_reps=5),
+            "worker": worker.Config(rounds=3, messages=2000),
+        }
+    runners = {"submit": submit.run, "coldstart": coldstart.run, "worker": worker.run}
+
+    started = time.monotonic()
+    now = datetime.datetime.now().astimezone()
+    result: dict[str, Any] = {
+        "date": now.isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "machine": machine(),
+        "cpus": cpus.describe(),
+        "background_busy_pct": {},
+        "warnings": [],
+    }
+    print(f"spillway bench ({result['mode']}): {cpus.describe()}; logs in {LOGS}")
+    for section in only:
+        busy = wait_quiet(args.quiet_wait)
+        result["background_busy_pct"][section] = busy
+        if busy > QUIET_BUSY_PCT:
+            result["warnings"].append(
+                f"{section}: other processes kept {busy:.0f}% of the CPUs busy at the start"
+            )
+        print(f"{section}:")
+        try:
+            result[section] = runners[section](configs[section], cpus)
+        except BenchError as exc:
+            print(f"{section} failed: {exc}", file=sys.stderr)
+            result["warnings"].append(f"{section} failed: {str(exc).splitlines()[0]}")
+    result["elapsed_s"] = time.monotonic() - started
+
+    if sub := result.get("submit"):
+        for name, app in sub["apps"].items():
+            if app["non_2xx"] or app["socket_errors"]:
+                result["warnings"].append(
+                    f"submit {name}: {app['non_2xx']} non-2xx responses, "
+                    f"{app['socket_errors']} socket errors (must be 0)"
+                )
+            if not app["enqueued_at_least_counted"]:
+                result["warnings"].append(f"submit {name}: fewer messages queued than 2xx counted")
+    for section in SECTIONS:
+        data = result.get(section) or {}
+        worst = max(
+            [data.get("foreign_cpu_pct_max", 0.0)]
+            + [x.get("foreign_cpu_pct_max", 0.0) for x in (data.get("apps") or {}).values()]
+            + [x.get("foreign_cpu_pct_max", 0.0) for x in (data.get("workers") or {}).values()]
+        )
+        if worst > FOREIGN_LIMIT_PCT:
+            result["warnings"].append(
+                f"{section}: other processes used up to {worst:.0f}% of the machine during a "
+                f"kept run ({ROUND_ATTEMPTS} attempts each); its figures are disturbed"
+            )
+    result["verdicts"] = report.verdicts(result)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", result["machine"]["host"])
+    stem = f"{now.date().isoformat()}-{host}" + ("-quick" if args.quick else "")
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(report.markdown(result))
+    print()
+    for row in result["verdicts"]:
+        print(
+            f"{'MET ' if row['met'] else 'MISS'} {row['what']:50s} {row['target']:>7s}  "
+            f"median {row['median']:.2f} ({row['min']:.2f}-{row['max']:.2f})"
+        )
+    for warning in result["warnings"]:
+        print(f"warning: {warning}")
+    print(f"\nwrote {out / stem}.md and .json ({result['elapsed_s']:.0f} s)")
+    shutil.rmtree(LOGS, ignore_errors=True)
+    return 1 if any("failed" in w for w in result["warnings"]) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

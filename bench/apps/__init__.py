@@ -1,0 +1,1 @@
+"""The comparison apps the benchmarks run next to Spillway (baseline, ceiling, floor, Celery)."""

@@ -1,0 +1,190 @@
+"""Targets and the Markdown rendering of a result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (key, what, comparison, target, how the figure is obtained)
+TARGETS: list[tuple[str, str, str, float]] = [
+    ("submit_vs_baseline", "submit throughput, Spillway / baseline", ">=", 2.5),
+    ("submit_vs_ceiling", "submit throughput, Spillway / ceiling", ">=", 0.8),
+    ("p99_vs_baseline", "submit p99 latency, Spillway / baseline", "<=", 0.5),
+    ("batch_vs_single", "batch invocations/s / single invocations/s", ">=", 8.0),
+    ("cold_vs_baseline", "cold start median, Spillway / baseline", "<=", 0.7),
+    ("cold_minus_floor_ms", "cold start median, Spillway - floor (ms)", "<=", 150.0),
+    ("worker_vs_plain", "worker tasks/s, Spillway / plain Celery (aim)", ">=", 0.8),
+]
+
+
+def figures(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Each target's figure: median with min-max over rounds where it is a per-round ratio."""
+    out: dict[str, dict[str, Any] | None] = {key: None for key, *_ in TARGETS}
+    if sub := result.get("submit"):
+        out["submit_vs_baseline"] = sub["ratios"]["throughput_vs_baseline"]
+        out["submit_vs_ceiling"] = sub["ratios"]["throughput_vs_ceiling"]
+        out["p99_vs_baseline"] = sub["ratios"]["p99_vs_baseline"]
+        out["batch_vs_single"] = sub["ratios"]["batch_vs_single"]
+    if cold := result.get("coldstart"):
+        per_run = cold["ratios"]["per_run_vs_baseline"]
+        minus = cold["ratios"]["per_run_minus_floor_ms"]
+        out["cold_vs_baseline"] = {**per_run, "median": cold["ratios"]["median_vs_baseline"]}
+        out["cold_minus_floor_ms"] = {**minus, "median": cold["ratios"]["median_minus_floor_ms"]}
+    if work := result.get("worker"):
+        out["worker_vs_plain"] = work["ratio_spillway_vs_plain"]
+    return out
+
+
+def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for key, what, op, target in TARGETS:
+        fig = figures(result)[key]
+        if fig is None:
+            continue
+        value = fig["median"]
+        ok = value >= target if op == ">=" else value <= target
+        rows.append(
+            {
+                "key": key,
+                "what": what,
+                "target": f"{op} {target:g}",
+                "median": value,
+                "min": fig["min"],
+                "max": fig["max"],
+                "met": ok,
+            }
+        )
+    return rows
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _s(stat: dict[str, Any], digits: int = 2) -> str:
+    """median (min-max)"""
+    return f"{_f(stat['median'], digits)} ({_f(stat['min'], digits)}-{_f(stat['max'], digits)})"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        f"# Spillway benchmarks, {result['date']} on {m['host']} ({result['mode']})",
+        "",
+        "Every figure is the median of the runs, with the spread (min-max) in parentheses. "
+        "Ratios are computed within one round (same run) and then summarised. "
+        "Produced by `bench/run`; see docs/benchmarks.md for what each benchmark does.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu_model']}, nproc {m['nproc']} ({m['cpus_usable']} usable), "
+        f"memory {m['memory_gib']} GiB, kernel {m['kernel']}",
+        f"- Python {m['python']}; {m['redis_server']}; {m['wrk']}",
+        "- Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
+        f"- Code: commit {m['code']['commit']}, functions/ sha256 {m['code']['functions_sha256']}"
+        f" ({m['code']['functions_uncommitted_files']} uncommitted files under functions/)",
+        f"- Placement: {result['cpus']}",
+        "- Background CPU busy before each section (other processes; 0-100%): "
+        + ", ".join(f"{k} {v:.0f}%" for k, v in result["background_busy_pct"].items()),
+        f"- Wall time of the suite: {result['elapsed_s']:.0f} s",
+        "",
+        "## Targets",
+        "",
+        "| target | figure | median (min-max) | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in result["verdicts"]:
+        lines.append(
+            f"| {row['what']} | {row['target']} | {_f(row['median'])} "
+            f"({_f(row['min'])}-{_f(row['max'])}) | {'yes' if row['met'] else '**no**'} |"
+        )
+    if sub := result.get("submit"):
+        cfg = sub["config"]
+        lines += [
+            "",
+            "## Submit (wrk)",
+            "",
+            f"{cfg['rounds']} rounds; per app and round one fresh uvicorn process, "
+            f"{cfg['warmup']} s warm-up, then {cfg['duration']} s measured, "
+            f"wrk -t1 -c{cfg['connections']}; "
+            f"body {cfg['single_body_bytes']} B (batch: {cfg['batch_size']} items, "
+            f"{cfg['batch_body_bytes']} B).",
+            "",
+            "| app | req/s | invocations/s | p50 ms | p99 ms | non-2xx | socket errors "
+            "| message bytes | others' CPU, worst run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, app in sub["apps"].items():
+            lines.append(
+                f"| {name} | {_s(app['rps'], 0)} | {_s(app['invocations_per_s'], 0)} "
+                f"| {_s(app['p50_ms'])} | {_s(app['p99_ms'])} | {app['non_2xx']} "
+                f"| {app['socket_errors']} | {app['message_bytes']} "
+                f"| {app['foreign_cpu_pct_max']:.0f}% |"
+            )
+        lines += ["", "| per-round ratio | median (min-max) |", "| --- | --- |"]
+        for key, stat in sub["ratios"].items():
+            lines.append(f"| {key} | {_s(stat)} |")
+    if cold := result.get("coldstart"):
+        lines += [
+            "",
+            "## Cold start (exec to first 200 from /readyz)",
+            "",
+            f"{cold['config']['runs']} runs each, interleaved, server on CPU "
+            f"{cold['config']['server_cpus']}, /readyz polled every "
+            f"{cold['config']['poll_interval_ms']} ms. Others' CPU in the worst kept run: "
+            f"{cold['foreign_cpu_pct_max']:.0f}%.",
+            "",
+            "| app | ms |",
+            "| --- | --- |",
+        ]
+        for name, stat in cold["ms"].items():
+            lines.append(f"| {name} | {_s(stat, 0)} |")
+        imp = cold["importtime"]
+        lines += [
+            "",
+            f"### python -X importtime (median of {imp['reps']}; interpreter start-up "
+            "imports excluded; -X importtime itself inflates the figures)",
+            "",
+            "| import | total ms |",
+            "| --- | --- |",
+        ]
+        for name, stat in imp["totals_ms"].items():
+            lines.append(f"| {name} | {_s(stat, 0)} |")
+        lines += [
+            "",
+            "Spillway (`import functions.api.main`), top cumulative entries:",
+            "",
+            "| module | cumulative ms |",
+            "| --- | --- |",
+        ]
+        for row in imp["spillway_top_cumulative_ms"]:
+            lines.append(f"| {row['module']} | {row['ms']:.0f} |")
+        lines += [
+            "",
+            "Spillway, self time by top-level package:",
+            "",
+            "| package | self ms |",
+            "| --- | --- |",
+        ]
+        for row in imp["spillway_self_by_package_ms"]:
+            lines.append(f"| {row['package']} | {row['ms']:.0f} |")
+    if work := result.get("worker"):
+        cfg = work["config"]
+        lines += [
+            "",
+            "## Worker (echo, per process)",
+            "",
+            f"{cfg['rounds']} rounds of {cfg['messages']} pre-filled messages, prefork, "
+            f"concurrency {cfg['concurrency']}, worker on CPU {cfg['worker_cpus']}.",
+            "",
+            "| worker | tasks/s | exec to first consumption s | others' CPU, worst run |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name, w in work["workers"].items():
+            lines.append(
+                f"| {name} | {_s(w['tasks_per_s'], 0)} | {_s(w['start_to_first_consumption_s'])} "
+                f"| {w['foreign_cpu_pct_max']:.0f}% |"
+            )
+        lines.append(f"\nPer-round ratio Spillway / plain: {_s(work['ratio_spillway_vs_plain'])}")
+    if result.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result["warnings"]]
+    return "\n".join(lines) + "\n"
