@@ -99,7 +99,12 @@ def add_parser(subparsers: Any) -> None:
     sim = subparsers.add_parser(
         "simulate", help="model KEDA/HPA and Knative scaling offline (replay, run, sweep)"
     )
-    sub = sim.add_subparsers(dest="simulate_command", required=True, parser_class=type(sim))
+    sub = sim.add_subparsers(
+        dest="simulate_command",
+        metavar="{replay,run,sweep}",
+        required=True,
+        parser_class=type(sim),
+    )
     replay = sub.add_parser("replay", help="replica decisions for a recorded metric series")
     _add_scaledobject(replay)
     replay.add_argument("--metrics", required=True, metavar="PATH", help="CSV: t,<key>...")
@@ -130,9 +135,9 @@ def _run_command(name: str) -> Any:
 
         try:
             COMMANDS[name](args)
-        except (ValueError, OSError) as exc:
-            # Our error types are ValueErrors with a one-line message; OSError from writing.
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            _fail(text)
+        except OSError as exc:  # writing the outputs
+            _fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        except ValueError as exc:  # every error type of the engine: one line, no traceback
+            _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     return command
