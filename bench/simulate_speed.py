@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.scaling import manifests
-from functions.scaling.simulate import Api, RunConfig, Simulation, Workers
+from functions.scaling.simulate import Simulation
+from functions.scaling.spec import Api, RunConfig, Workers
 from functions.scaling.workload import Profile, arrivals
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from typing import Any
 from functions.scaling import manifests, overrides
 from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc, ManifestError
 from functions.scaling.replay import format_t, read_series, replay, write_changes
-from functions.scaling.simulate import TIMELINE_HEADER, Api, Result, RunConfig, Simulation, Workers
-from functions.scaling.spec import KnativeSpec, ScaledObjectSpec
+from functions.scaling.simulate import TIMELINE_HEADER, Result, Simulation
+from functions.scaling.spec import Api, KnativeSpec, RunConfig, ScaledObjectSpec, Workers
 from functions.scaling.workload import Profile, arrivals, read_arrivals
 
 LONG_RUN = 200_000  # tasks from which `run` shows a progress bar

@@ -21,48 +21,19 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from functions.scaling.controller import Decision, ScalingController
 from functions.scaling.frontend import Frontend
-from functions.scaling.spec import KnativeSpec, ScaledObjectSpec
+from functions.scaling.spec import RunConfig, ScaledObjectSpec
 from functions.scaling.stats import Stats
-from functions.scaling.workload import Distribution, draw_service_times
+from functions.scaling.workload import draw_service_times
 
 INF = math.inf
 STARTING, READY, TERMINATING, GONE = range(4)
 PROGRESS_EVERY = 1 << 15  # arrivals between progress callbacks
 TIMELINE_HEADER = ("t", "arrivals", "queued", "inflight", "replicas", "ready_workers", "api_pods")
-
-
-@dataclass(frozen=True)
-class Workers:
-    concurrency: int = 2  # SPILLWAY_WORKER_CONCURRENCY
-    startup: float = 10.0
-    grace: float = 25.0  # SPILLWAY_SOFT_SHUTDOWN_TIMEOUT
-    task_seconds: float = 1.0
-    distribution: Distribution = "exp"
-    cv: float = 1.0
-
-
-@dataclass(frozen=True)
-class Api:
-    spec: KnativeSpec | None = field(default_factory=KnativeSpec)  # None: no API modelled
-    startup: float = 3.0
-    latency: float = 0.01
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    scaled_object: ScaledObjectSpec
-    workers: Workers = Workers()
-    api: Api = Api()
-    seed: int = 0
-    start_replicas: int = 0
-    hpa_offset: float = 0.0
-    max_time: float | None = None  # default: last arrival + 6 h
-    sample_every: float | None = None  # timeline interval; default: about 5,000 rows
 
 
 class _Pod:

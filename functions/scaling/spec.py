@@ -1,4 +1,5 @@
-"""Scaling parameters as KEDA, the HPA and Knative see them, with their upstream defaults.
+"""Scaling parameters as KEDA, the HPA and Knative see them (with their upstream defaults), and
+the parameters of a simulated run.
 
 Sources (versions in docs/scaling.md): KEDA `apis/keda/v1alpha1/withtriggers_types.go`,
 `pkg/scaling/executor/scale_executor.go`, `pkg/scalers/redis_scaler.go`; Kubernetes
@@ -10,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Literal
+
+from functions.scaling.workload import Distribution
 
 MetricType = Literal["AverageValue", "Value"]
 PolicyType = Literal["Pods", "Percent"]
@@ -154,3 +157,33 @@ class KnativeSpec:
     @property
     def max_pods(self) -> float:
         return float(self.max_scale) if self.max_scale > 0 else math.inf
+
+
+# ---- a simulated run (simulate.py) ---------------------------------------------------------
+@dataclass(frozen=True)
+class Workers:
+    concurrency: int = 2  # SPILLWAY_WORKER_CONCURRENCY
+    startup: float = 10.0
+    grace: float = 25.0  # SPILLWAY_SOFT_SHUTDOWN_TIMEOUT
+    task_seconds: float = 1.0
+    distribution: Distribution = "exp"
+    cv: float = 1.0
+
+
+@dataclass(frozen=True)
+class Api:
+    spec: KnativeSpec | None = field(default_factory=KnativeSpec)  # None: no API modelled
+    startup: float = 3.0
+    latency: float = 0.01
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    scaled_object: ScaledObjectSpec
+    workers: Workers = Workers()
+    api: Api = Api()
+    seed: int = 0
+    start_replicas: int = 0
+    hpa_offset: float = 0.0
+    max_time: float | None = None  # default: last arrival + 6 h
+    sample_every: float | None = None  # timeline interval; default: about 5,000 rows

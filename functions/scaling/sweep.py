@@ -10,8 +10,8 @@ from typing import Any
 
 from functions.scaling import manifests, overrides
 from functions.scaling.manifests import Doc, ManifestError
-from functions.scaling.simulate import RunConfig, Simulation
-from functions.scaling.spec import ScaledObjectSpec
+from functions.scaling.simulate import Simulation
+from functions.scaling.spec import RunConfig, ScaledObjectSpec
 
 Assignment = tuple[str, str]
 

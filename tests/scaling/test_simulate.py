@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functions.scaling.simulate import Api, RunConfig, Simulation, Workers
-from functions.scaling.spec import KnativeSpec
+from functions.scaling.simulate import Simulation
+from functions.scaling.spec import Api, KnativeSpec, RunConfig, Workers
 from functions.scaling.workload import Profile, arrivals
 from tests.scaling.helpers import spec_of, trigger
 

@@ -6,8 +6,7 @@ import pytest
 
 from functions.scaling import sweep
 from functions.scaling.manifests import ManifestError
-from functions.scaling.simulate import Api, RunConfig, Workers
-from functions.scaling.spec import ScaledObjectSpec
+from functions.scaling.spec import Api, RunConfig, ScaledObjectSpec, Workers
 from functions.scaling.workload import Profile, arrivals
 from tests.scaling.helpers import scaled_object, trigger
 
