@@ -6,6 +6,7 @@ kustomization directory, rendered with `kubectl kustomize`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,7 +45,7 @@ def load(path: str | Path) -> list[Doc]:
 
 
 def _kustomize(directory: Path) -> str:
-    kubectl = shutil.which("kubectl")
+    kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
     if kubectl is None:
         raise ManifestError(
             f"{directory} is a directory: install kubectl to render it, or pass the output of "
