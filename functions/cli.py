@@ -86,9 +86,23 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from functions.dev.run import run
 
-    raise SystemExit(run(port=args.port, workers=args.workers))
+    if args.workers is not None and args.workers < 0:
+        _fail("--workers must be 0 or more")
+    if args.max_workers < 1:
+        _fail("--max-workers must be at least 1")
+    raise SystemExit(
+        run(
+            port=args.port,
+            workers=args.workers,
+            fast=args.fast,
+            scaledobject=Path(args.scaledobject),
+            max_workers=args.max_workers,
+        )
+    )
 
 
 def _settings_error(exc: Exception) -> str:
@@ -116,9 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
-    dev = sub.add_parser("dev", help="run Redis, the API and a worker locally")
+    dev = sub.add_parser(
+        "dev", help="run Redis, the API and workers scaled like KEDA would, on this machine"
+    )
     dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
-    dev.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    dev.add_argument(
+        "--fast",
+        action="store_true",
+        help="run the scaler's clock 10x (shorter polling, cooldown, HPA sync)",
+    )
+    dev.add_argument(
+        "--scaledobject",
+        default="keda",
+        help="ScaledObject to follow: a YAML file or kustomization dir (default keda)",
+    )
+    dev.add_argument(
+        "--max-workers",
+        type=int,
+        default=8,
+        help="cap on worker processes, overriding maxReplicaCount (default 8)",
+    )
+    dev.add_argument("--workers", type=int, help="run this many workers and no scaler")
     dev.set_defaults(func=cmd_dev)
 
     from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap

@@ -1,4 +1,4 @@
-"""`spillway dev`: the whole system on one machine (Redis, the API, workers), Ctrl-C to stop."""
+"""`spillway dev`: Redis, the API and KEDA-scaled workers on one machine; Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
-from functions.localredis import NoRedis, free_port, private_redis, reachable
+import redis
+
+from functions.localredis import NoRedis, private_redis, reachable
 from functions.settings import get_settings, redact_url
 
 
@@ -27,14 +30,10 @@ def _redis(url: str) -> Iterator[str]:
         yield private_url
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "functions.cli", *args], env=env)
-
-
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 30) -> bool:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
+        if proc.poll() is not None:
             return False
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -46,49 +45,109 @@ def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float =
     return False
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 40
-    for proc in procs:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
 
 
-def run(port: int, workers: int) -> int:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run(
+    *,
+    port: int,
+    workers: int | None,
+    fast: bool,
+    scaledobject: Path,
+    max_workers: int,
+) -> int:
+    # `kill`, `timeout` and service managers send SIGTERM: stop as cleanly as on Ctrl-C, so
+    # no worker or private Redis outlives us.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
-    try:
-        redis_cm = _redis(settings.REDIS_URL)
-        redis_url = redis_cm.__enter__()
-    except NoRedis as exc:
-        print(f"spillway: error: {exc}", file=sys.stderr)
-        return 2
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
+    spec_source = ""
+    if workers is None:
+        from functions.dev.scaler import load_spec
+        from functions.scaling.manifests import ManifestError
+
+        try:
+            spec, spec_source = load_spec(scaledobject, max_workers=max_workers)
+        except ManifestError as exc:
+            print(f"spillway: error: {exc}", file=sys.stderr)
+            return 2
+    with contextlib.ExitStack() as stack:
+        try:
+            redis_url = stack.enter_context(_redis(settings.REDIS_URL))
+        except NoRedis as exc:
+            print(f"spillway: error: {exc}", file=sys.stderr)
+            return 2
         env = {**os.environ, "REDIS_URL": redis_url}
-        procs.append(_spawn(["api", "--port", str(port)], env))
-        for _ in range(workers):
-            procs.append(_spawn(["worker"], {**env, "SPILLWAY_WORKER_HTTP_PORT": str(free_port())}))
-        base = f"http://127.0.0.1:{port}"
-        if not _wait_ready(f"{base}/readyz", procs):
-            print("spillway: error: the API did not become ready", file=sys.stderr)
-            return 1
-        print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
-        print(
-            f"  try: curl -s -XPOST {base}/v1/functions/echo/invocations?wait=5 "
-            "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'\n"
+        api = subprocess.Popen(
+            [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
         )
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        print("spillway: a process exited; stopping", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nstopping...")
-        return 0
-    finally:
-        _stop(procs)
-        redis_cm.__exit__(None, None, None)
+        stack.callback(_stop, api)
+        from functions.dev.pool import WorkerPool
+
+        pool = WorkerPool(env, grace=settings.SOFT_SHUTDOWN_TIMEOUT + 15)
+        stack.callback(pool.stop)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if not _wait_ready(f"{base}/readyz", api):
+                print("spillway: error: the API did not become ready", file=sys.stderr)
+                return 1
+            print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
+            print(
+                f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
+                "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"
+            )
+            if workers is not None:
+                print(f"  {workers} worker(s), fixed (no scaler)\n")
+                pool.scale_to(workers)
+                while api.poll() is None:
+                    pool.poll()
+                    time.sleep(0.5)
+            else:
+                print(
+                    f"  workers scale 0..{spec.max_replicas} on the ScaledObject in "
+                    f"{spec_source}{' (FAST mode: the scaler clock runs 10x)' if fast else ''}"
+                    f"; state in Redis key spillway:dev:scaler\n"
+                )
+                _scale(spec, pool, redis_url, settings.KEY_PREFIX, base, fast, api)
+            print("spillway: the API exited; stopping", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nstopping...")
+            return 0
+
+
+def _scale(
+    spec: object,
+    pool: object,
+    redis_url: str,
+    prefix: str,
+    base: str,
+    fast: bool,
+    api: subprocess.Popen[bytes],
+) -> None:
+    from functions.dev.observe import Observer
+    from functions.dev.pool import WorkerPool
+    from functions.dev.scaler import LocalScaler
+    from functions.dev.state import StatePublisher
+    from functions.dev.view import View
+    from functions.registry import load_modules
+    from functions.scaling.spec import ScaledObjectSpec
+
+    assert isinstance(spec, ScaledObjectSpec) and isinstance(pool, WorkerPool)
+    settings = get_settings()
+    queues = load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES).queues()
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    observer = Observer(client, prefix, queues, base)
+    with View(title=f"spillway dev: {base}", fast=fast) as view:
+        scaler = LocalScaler(spec, pool, observer, StatePublisher(client, prefix), view, fast=fast)
+        scaler.run_forever(lambda: api.poll() is None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,8 +11,9 @@ import time
 
 import httpx
 import pytest
+import redis
 
-from functions.localredis import free_port, reachable
+from functions.localredis import RedisServer, free_port, reachable
 from tests.support.processes import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -66,3 +68,68 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
     started = [line for line in output.splitlines() if line.startswith("started Redis at ")]
     assert len(started) == 1
     assert not reachable(started[0].removeprefix("started Redis at "))
+
+
+def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env["REDIS_URL"] = own_redis.url
+    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "functions.cli",
+            "dev",
+            "--fast",
+            "--port",
+            str(port),
+            "--max-workers",
+            "3",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _ready(base), 60, "spillway dev --fast to serve")
+        items = [{"seconds": 1.5} for _ in range(24)]
+        response = httpx.post(f"{base}/v1/functions/sleep/invocations/batch", json={"items": items})
+        assert response.status_code == 202
+        ids = response.json()["ids"]
+        client = redis.Redis.from_url(own_redis.url)
+        peak = 0
+
+        def drained_and_scaled_in() -> bool:
+            nonlocal peak
+            state = json.loads(client.get("spillway:dev:scaler") or "{}")
+            peak = max(peak, state.get("ready", 0))
+            return bool(state) and peak > 1 and state["desired"] == 0 and state["running"] == 0
+
+        wait_until(drained_and_scaled_in, 150, "workers to scale out and back to zero")
+        statuses = [httpx.get(f"{base}/v1/invocations/{i}").json()["status"] for i in ids]
+        assert statuses == ["succeeded"] * len(ids)
+        state = json.loads(client.get("spillway:dev:scaler") or "{}")
+        rules = [e["rule"] for e in state["events"]]
+        assert any(r.startswith("keda: KEDA activated") for r in rules), rules
+        assert any(r.startswith("hpa:") for r in rules), rules
+        assert state["events"][-1]["to"] == 0 and state["fast"] is True
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "FAST mode" in output
+    assert proc.returncode == 0, output[-3000:]
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
