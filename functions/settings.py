@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     )
     KEY_PREFIX: str = Field(
         default="",
-        description="Prefix for every Redis key (kombu global_keyprefix): one per worker pool "
-        "when pools share a Redis database, so each pool's `unacked` hash counts only its work.",
+        description="Prefix for every Redis key (kombu global_keyprefix): separates whole "
+        "deployments that share one Redis database. Pools of one deployment use POOL instead.",
     )
     FUNCTION_MODULES: Annotated[list[str], NoDecode] = Field(
         default=["functions.builtins"],
