@@ -132,6 +132,11 @@ def add_parser(subparsers: argparse._SubParsersAction[_P]) -> None:
         default=os.environ.get("SPILLWAY_KEY_PREFIX", ""),
         help="default $SPILLWAY_KEY_PREFIX",
     )
+    m.add_argument(
+        "--pool",
+        default=os.environ.get("SPILLWAY_POOL", ""),
+        help="worker pool whose in-flight hash to read, unacked:<pool> (default $SPILLWAY_POOL)",
+    )
     m.add_argument("--queue", help="queue to watch (default the function's, from the catalog)")
     m.add_argument(
         "--kube-deployment",
@@ -274,6 +279,7 @@ def cmd_load(args: argparse.Namespace) -> None:
         max_retry_wait=args.max_retry_wait,
         redis_url=args.redis_url or None,
         key_prefix=args.key_prefix,
+        pool=args.pool,
         queue=args.queue,
         kube_deployment=_kube(args.kube_deployment),
         sample_interval=args.sample_interval,

@@ -76,14 +76,16 @@ def _compare(
         message = "no --task-seconds and no finished invocation to measure it from"
         summary["warnings"].append(f"simulator comparison skipped: {message}")
         return {"error": message}
-    extra = list(config.sim_args)
     start = next((s for s in samples if s.replicas is not None), None)
-    if start is not None and not any(a.startswith("--start-replicas") for a in extra):
-        # Start the simulation where the measured run started: warm pods are not a cold start.
-        extra += [
-            "--start-replicas",
-            str(start.desired if start.desired is not None else start.replicas),
-        ]
+    start_replicas = (
+        None if start is None else (start.desired if start.desired is not None else start.replicas)
+    )
+    scaler = summary["dev_scaler"]
+    extra = simcompare.same_conditions(config.sim_args, start_replicas, scaler)
+    # `spillway dev --fast` runs its scaler's clock FAST_FACTOR times faster than real time.
+    from functions.dev.scaler import FAST_FACTOR
+
+    time_scale = FAST_FACTOR if scaler and scaler["fast"] else 1.0
     try:
         prediction = simcompare.simulate(
             scaledobject=config.scaledobject,
@@ -91,6 +93,7 @@ def _compare(
             task_seconds=task_seconds,
             out=config.out / "sim",
             extra_args=extra,
+            time_scale=time_scale,
         )
     except simcompare.SimulatorError as exc:
         summary["warnings"].append(f"simulator comparison failed: {exc}")
@@ -101,7 +104,8 @@ def _compare(
         "task_seconds": task_seconds,
         "scaledobject": str(config.scaledobject),
         "args": extra,
+        "time_scale": time_scale,
         "errors": errors,
-        "scalars": simcompare.scalars(prediction, summary),
+        "scalars": simcompare.scalars(prediction, summary, samples),
         "chart": Path(chart).name,
     }

@@ -42,6 +42,7 @@ class LoadConfig:
     max_retry_wait: float = 30.0
     redis_url: str | None = None
     key_prefix: str = ""
+    pool: str = ""
     queue: str | None = None
     kube_deployment: tuple[str, str] | None = None
     sample_interval: float = 1.0
@@ -90,7 +91,9 @@ def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
             notes.append(f"Redis at --redis-url not reachable ({exc}): no queue or in-flight data")
         else:
             replicas = config.kube_deployment is None
-            sources.append(RedisSource(config.redis_url, config.key_prefix, queue, replicas))
+            sources.append(
+                RedisSource(config.redis_url, config.key_prefix, queue, replicas, config.pool)
+            )
     sources.append(ApiMetricsSource(config.url, config.function, queue))
     return sources, notes
 
@@ -167,6 +170,7 @@ def execute(config: LoadConfig) -> dict[str, Any]:
         slot_waits=producer.slot_waits,
         max_send_delay_s=producer.max_send_delay,
         replicas_source=_replicas_source(config, sources),
+        dev_scaler=_dev_scaler(sources),
         sampler_errors=sampler.errors(),
         notes=notes,
     )
@@ -175,12 +179,19 @@ def execute(config: LoadConfig) -> dict[str, Any]:
     )
 
 
+def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
+    for source in sources:
+        if isinstance(source, RedisSource) and source.scaler is not None:
+            return {"fast": bool(source.scaler.get("fast")), "max": source.scaler.get("max")}
+    return None
+
+
 def _replicas_source(config: LoadConfig, sources: list[Source]) -> str | None:
     if config.kube_deployment is not None:
         return "kubernetes:" + "/".join(config.kube_deployment)
-    for source in sources:
-        if isinstance(source, RedisSource) and source.scaler_seen:
-            return "spillway dev (local scaler" + (", --fast)" if source.fast else ")")
+    scaler = _dev_scaler(sources)
+    if scaler is not None:
+        return "spillway dev (local scaler" + (", --fast)" if scaler["fast"] else ")")
     return None
 
 

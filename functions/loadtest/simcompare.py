@@ -75,6 +75,24 @@ class Prediction:
         return value
 
 
+def same_conditions(
+    user_args: Sequence[str], start_replicas: int | None, dev_scaler: dict[str, Any] | None
+) -> list[str]:
+    """Simulator arguments that describe the measured system, unless the user gave their own:
+    the replicas it started with, and for `spillway dev` no Knative API (it is always up) and
+    the worker cap of its scaler (--max-workers)."""
+    given = " ".join(user_args)
+    extra = list(user_args)
+    if start_replicas is not None and "--start-replicas" not in given:
+        extra += ["--start-replicas", str(start_replicas)]
+    if dev_scaler is not None:
+        if "--no-api" not in given and "--knative" not in given:
+            extra.append("--no-api")
+        if dev_scaler.get("max") is not None and "maxReplicaCount" not in given:
+            extra += ["--set", f"maxReplicaCount={dev_scaler['max']}"]
+    return extra
+
+
 def simulate(
     *,
     scaledobject: Path,
@@ -82,8 +100,17 @@ def simulate(
     task_seconds: float,
     out: Path,
     extra_args: Sequence[str] = (),
+    time_scale: float = 1.0,
     timeout: float = 600.0,
 ) -> Prediction:
+    """Run the simulator. `time_scale` > 1 is for a scaler whose clock runs that much faster
+    than real time (`spillway dev --fast`): the simulation runs in the scaler's time (arrivals
+    and task times multiplied) and its results are brought back to real time."""
+    if time_scale != 1.0:
+        scaled = out.parent / f"{arrivals.stem}-x{time_scale:g}.txt"
+        times = [float(line) * time_scale for line in arrivals.read_text().split()]
+        scaled.write_text("".join(f"{t:.6f}\n" for t in times))
+        arrivals, task_seconds = scaled, task_seconds * time_scale
     command = [
         *SPILLWAY, "simulate", "run",
         "--scaledobject", str(scaledobject), "--arrivals", str(arrivals),
@@ -100,7 +127,22 @@ def simulate(
         summary = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise SimulatorError("the simulator's --json output is not JSON") from None
-    return _timeline(out, summary)
+    prediction = _timeline(out, summary)
+    if time_scale == 1.0:
+        return prediction
+    return _rescale(prediction, time_scale)
+
+
+def _rescale(p: Prediction, scale: float) -> Prediction:
+    summary = {
+        k: v / scale
+        if isinstance(v, int | float) and (k.endswith("_s") or k == "pod_seconds")
+        else v
+        for k, v in p.summary.items()
+    }
+    return Prediction(
+        summary, [t / scale for t in p.t], p.replicas, p.desired, p.queue_depth, p.in_flight
+    )
 
 
 def _timeline(out: Path, summary: dict[str, Any]) -> Prediction:
@@ -165,11 +207,24 @@ SCALARS = (
 )
 
 
-def scalars(prediction: Prediction, measured: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+def scalars(
+    prediction: Prediction, measured: dict[str, Any], samples: Sequence[Sample] = ()
+) -> dict[str, dict[str, float | None]]:
     table: dict[str, dict[str, float | None]] = {}
     for sim_key, our_key in SCALARS:
         p, m = prediction.summary.get(sim_key), measured.get(our_key)
+        if our_key == "replica_seconds" and samples:
+            p = _integral(prediction, samples[0].t, samples[-1].t)  # over the measured window
         if isinstance(p, int | float) or isinstance(m, int | float):
             diff = p - m if isinstance(p, int | float) and isinstance(m, int | float) else None
             table[our_key] = {"predicted": p, "measured": m, "error": diff}
     return table
+
+
+def _integral(prediction: Prediction, start: float, end: float) -> float:
+    """Predicted ready replicas integrated over [start, end], each row held until the next."""
+    edges = sorted({start, end, *(t for t in prediction.t if start < t < end)})
+    return sum(
+        prediction.at(prediction.replicas, a) * (b - a)
+        for a, b in zip(edges, edges[1:], strict=False)
+    )

@@ -44,21 +44,20 @@ class Source:
 
 
 class RedisSource(Source):
-    """LLEN of the queue list, HLEN of `unacked`, and the dev scaler's published state."""
+    """LLEN of the queue list, HLEN of the pool's `unacked` hash, and the dev scaler's state."""
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str, queue: str, replicas: bool) -> None:
+    def __init__(self, url: str, prefix: str, queue: str, replicas: bool, pool: str = "") -> None:
         super().__init__()
         self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self.prefix, self.queue, self.replicas = prefix, queue, replicas
-        self.scaler_seen = False
-        self.fast: bool | None = None
+        self.prefix, self.queue, self.replicas, self.pool = prefix, queue, replicas, pool
+        self.scaler: dict[str, Any] | None = None  # the local scaler's last state, if any
 
     def _read(self, sample: Sample) -> None:
         pipe = self.client.pipeline(transaction=False)
         pipe.llen(keys.queue_key(self.prefix, self.queue))
-        pipe.hlen(keys.unacked_key(self.prefix))
+        pipe.hlen(keys.unacked_key(self.prefix, self.pool))
         pipe.get(self.prefix + SCALER_STATE_KEY)
         depth, unacked, state = pipe.execute()
         sample.queue_depth, sample.in_flight = int(depth), int(unacked)
@@ -68,8 +67,7 @@ class RedisSource(Source):
     def _scaler(self, sample: Sample, state: dict[str, Any]) -> None:
         if time.time() - float(state.get("updated_at", 0)) > SCALER_STATE_MAX_AGE:
             return
-        self.scaler_seen = True
-        self.fast = bool(state.get("fast"))
+        self.scaler = state
         sample.replicas = int(state["ready"])
         sample.desired = int(state["desired"])
         sample.running = int(state["running"])

@@ -22,6 +22,7 @@ class RunFacts:
     slot_waits: int
     max_send_delay_s: float
     replicas_source: str | None
+    dev_scaler: dict[str, Any] | None = None  # {"fast", "max"} of `spillway dev`'s scaler
     sampler_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -77,6 +78,7 @@ def summarize(
         },
         "pod_target": facts.pod_target,
         "replicas_source": facts.replicas_source,
+        "dev_scaler": facts.dev_scaler,
         "run": facts.config,
     }
     summary["warnings"] = _warnings(summary, facts)

@@ -2,7 +2,8 @@
 
 They use a key prefix of their own, so their queue, `unacked` hash and records never meet other
 tests' keys, and no test needs to flush a Redis that others use. Every run has its own
-idempotency keys, so runs never replay each other.
+idempotency keys, so runs never replay each other. The API also serves `tiny-backlog`
+(backlog_functions.py), which nothing consumes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.processes import Proc, start_api, start_worker
+from tests.support.processes import TEST_FUNCTIONS, Proc, start_api, start_worker
 
 
 @pytest.fixture(scope="package")
@@ -21,7 +22,12 @@ def key_prefix() -> str:
 
 @pytest.fixture(scope="package")
 def load_api(redis_url: str, key_prefix: str) -> Iterator[Proc]:
-    proc = start_api(redis_url, SPILLWAY_KEY_PREFIX=key_prefix)
+    proc = start_api(
+        redis_url,
+        SPILLWAY_KEY_PREFIX=key_prefix,
+        SPILLWAY_FUNCTION_MODULES=f"{TEST_FUNCTIONS},tests.loadtest.backlog_functions",
+        SPILLWAY_BACKLOG_RETRY_AFTER="1",
+    )
     yield proc
     proc.stop()
 

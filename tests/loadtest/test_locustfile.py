@@ -32,23 +32,13 @@ def locust(api: Proc, profile: str, *args: str) -> subprocess.CompletedProcess[s
     )  # fmt: skip
 
 
-def test_burst_shape_sends_every_arrival_and_stops(load_api: Proc) -> None:
+def test_spike_shape_sends_every_arrival_on_schedule_and_stops(load_api: Proc) -> None:
     before = submitted(load_api)
-    result = locust(load_api, "burst", "--spillway-count", "12")
+    result = locust(
+        load_api, "spike", "--spillway-count", "5", "--spillway-spikes", "2",
+        "--spillway-period", "1.5", "--spillway-rate", "2",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert submitted(load_api) - before == 12
-    assert "spillway: 12 of 12 arrivals sent" in result.stderr
-
-
-def test_steady_shape_follows_the_schedule(load_api: Proc) -> None:
-    before = submitted(load_api)
-    result = locust(load_api, "steady", "--spillway-rate", "10", "--spillway-duration", "1.5")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert submitted(load_api) - before == 15
+    assert submitted(load_api) - before == 2 * 5 + 6  # two spikes and 2/s over 3 s
+    assert "spillway: 16 of 16 arrivals sent" in result.stderr
     assert "POST" in result.stderr + result.stdout  # Locust's own summary table
-
-
-def test_unknown_profile_is_one_line(load_api: Proc) -> None:
-    result = locust(load_api, "wave")
-    assert result.returncode != 0
-    assert "spillway: error: SPILLWAY_PROFILE must be one of" in result.stderr

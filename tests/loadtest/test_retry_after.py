@@ -1,5 +1,5 @@
-"""429 + Retry-After against a real API whose backlog limit is tiny (no worker: the queue stays
-full until the test empties it)."""
+"""429 + Retry-After against a real API, on a function whose backlog limit is 3 and whose queue
+no worker consumes (it stays full until the test empties it)."""
 
 from __future__ import annotations
 
@@ -11,31 +11,28 @@ import redis
 
 from functions.loadtest.producer import Producer, ProducerConfig
 from functions.loadtest.records import Clock
-from tests.support.processes import Proc, start_api
+from tests.loadtest.backlog_functions import QUEUE
+from tests.support.processes import Proc
 
 pytestmark = pytest.mark.e2e
 
-PREFIX = "lt-retry:"
 
-
-@pytest.fixture(scope="module")
-def full_api(redis_url: str) -> Iterator[Proc]:
-    proc = start_api(
-        redis_url,
-        SPILLWAY_KEY_PREFIX=PREFIX,
-        SPILLWAY_MAX_BACKLOG="3",
-        SPILLWAY_BACKLOG_RETRY_AFTER="1",
-    )
-    yield proc
-    proc.stop()
+@pytest.fixture
+def full_api(load_api: Proc) -> Proc:
+    return load_api
 
 
 @pytest.fixture
-def queue(redis_url: str) -> Iterator[redis.Redis]:
+def queue_key(key_prefix: str) -> str:
+    return f"{key_prefix}{QUEUE}"
+
+
+@pytest.fixture
+def queue(redis_url: str, queue_key: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
-    client.delete(f"{PREFIX}spillway")
+    client.delete(queue_key)
     yield client
-    client.delete(f"{PREFIX}spillway")
+    client.delete(queue_key)
     client.close()
 
 
@@ -43,7 +40,7 @@ def produce(url: str, count: int, *, batch: int = 0, **config: float) -> Produce
     producer = Producer(
         ProducerConfig(
             url=url,
-            function="echo",
+            function="tiny-backlog",
             payload={"n": 1},
             run_id=f"retry-{id(config)}",
             batch=batch,
@@ -62,7 +59,7 @@ def produce(url: str, count: int, *, batch: int = 0, **config: float) -> Produce
 
 
 def test_429_is_retried_after_retry_after_then_counted_as_rejected(
-    full_api: Proc, queue: redis.Redis
+    full_api: Proc, queue: redis.Redis, queue_key: str
 ) -> None:
     producer = produce(full_api.url, 6, retries=2, max_retry_wait=5)
     accepted = [a for a in producer.arrivals if a.outcome == "accepted"]
@@ -78,7 +75,7 @@ def test_429_is_retried_after_retry_after_then_counted_as_rejected(
         assert all(r.retry_after == 1.0 for r in tries)
         for before, after in zip(tries, tries[1:], strict=False):
             assert after.sent_t - before.answered_t >= 0.95  # waited the Retry-After
-    assert queue.llen(f"{PREFIX}spillway") == 3  # nothing enqueued twice
+    assert queue.llen(queue_key) == 3  # nothing enqueued twice
 
 
 def test_retry_waits_are_capped_by_max_retry_wait(full_api: Proc, queue: redis.Redis) -> None:
@@ -89,13 +86,17 @@ def test_retry_waits_are_capped_by_max_retry_wait(full_api: Proc, queue: redis.R
     assert 0.15 <= retried[0].sent_t - first.answered_t < 0.9
 
 
-def test_a_retry_is_accepted_once_the_backlog_has_room(full_api: Proc, queue: redis.Redis) -> None:
+def test_a_retry_is_accepted_once_the_backlog_has_room(
+    full_api: Proc, queue: redis.Redis, queue_key: str
+) -> None:
     async def make_room() -> None:
         await asyncio.sleep(0.5)
-        await asyncio.to_thread(queue.delete, f"{PREFIX}spillway")
+        await asyncio.to_thread(queue.delete, queue_key)
 
     producer = Producer(
-        ProducerConfig(url=full_api.url, function="echo", payload={}, run_id="room", retries=3),
+        ProducerConfig(
+            url=full_api.url, function="tiny-backlog", payload={}, run_id="room", retries=3
+        ),
         [0.0] * 5,
         Clock(),
     )

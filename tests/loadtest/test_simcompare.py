@@ -99,3 +99,45 @@ def test_timeline_without_replicas_is_refused(tmp_path: Path) -> None:
     (tmp_path / "timeline.csv").write_text("t,queued\n0,1\n")
     with pytest.raises(simcompare.SimulatorError, match="no time or replicas column"):
         simcompare._timeline(tmp_path, json.loads("{}"))
+
+
+def test_same_conditions_describe_the_measured_system_unless_told_otherwise() -> None:
+    dev = {"fast": True, "max": 8}
+    assert simcompare.same_conditions([], 0, dev) == [
+        "--start-replicas", "0", "--no-api", "--set", "maxReplicaCount=8",
+    ]  # fmt: skip
+    mine = ["--start-replicas=2", "--knative", "k.yaml", "--set", "maxReplicaCount=3"]
+    assert simcompare.same_conditions(mine, 0, dev) == mine
+    assert simcompare.same_conditions([], None, None) == []
+
+
+def test_a_fast_scaler_is_simulated_in_its_own_time(stand_in: Path, tmp_path: Path) -> None:
+    arrivals = tmp_path / "arrivals.txt"
+    arrivals.write_text("0.5\n1.0\n")
+    prediction = simcompare.simulate(
+        scaledobject=Path("keda/base/scaledobject.yaml"),
+        arrivals=arrivals,
+        task_seconds=0.5,
+        out=tmp_path / "sim",
+        time_scale=10,
+    )
+    assert (tmp_path / "arrivals-x10.txt").read_text().split() == ["5.000000", "10.000000"]
+    assert prediction.summary["task_seconds"] == 5.0  # what the simulator was given
+    assert prediction.summary["time_to_first_worker_s"] == pytest.approx(0.2)  # back to real time
+    assert prediction.summary["pod_seconds"] == pytest.approx(0.8)
+    assert prediction.summary["max_replicas"] == 2  # counts are not times
+    assert prediction.t == [0, 0.2, 0.4]
+
+
+def test_predicted_replica_seconds_cover_the_measured_window_only(
+    stand_in: Path, tmp_path: Path
+) -> None:
+    arrivals = tmp_path / "arrivals.txt"
+    arrivals.write_text("0\n")
+    prediction = simcompare.simulate(
+        scaledobject=Path("x"), arrivals=arrivals, task_seconds=1, out=tmp_path / "sim"
+    )
+    window = [Sample(t=1.0, replicas=0), Sample(t=5.0, replicas=2)]
+    table = simcompare.scalars(prediction, {"replica_seconds": 4.0}, window)
+    # ready replicas 0 until t=2, then 2: 0 * 1 + 2 * 3 over [1, 5]
+    assert table["replica_seconds"] == {"predicted": 6.0, "measured": 4.0, "error": 2.0}
