@@ -109,6 +109,44 @@ async def _tick(
     await task
 
 
+def _producer_config(config: LoadConfig, run_id: str) -> ProducerConfig:
+    return ProducerConfig(
+        url=config.url,
+        function=config.function,
+        payload=config.payload,
+        run_id=run_id,
+        batch=config.batch,
+        max_in_flight=config.max_in_flight,
+        timeout=config.timeout,
+        retries=config.retries,
+        max_retry_wait=config.max_retry_wait,
+    )
+
+
+async def _phases(
+    config: LoadConfig, producer: Producer, sampler: Sampler, display: Display, clock: Clock
+) -> None:
+    """Send every arrival, wait for the accepted ones to finish, then optionally keep sampling."""
+    count = len(producer.arrivals)
+    span = producer.arrivals[-1].scheduled_t if count else 0.0
+    display.phase("sending", count, f"sending {count} invocations over {span:.1f} s")
+    async with producer.client() as client:
+        await _tick(display, "sending", lambda: producer.answered, sampler, producer.run(client))
+        drain = Drain(producer.arrivals, clock, config.drain_timeout, config.poll_concurrency)
+        display.phase("draining", drain.total, f"waiting for {drain.total} invocations to finish")
+        await _tick(display, "draining", lambda: drain.finished, sampler, drain.run(client))
+    if config.settle > 0:
+        display.phase("settling", round(config.settle), f"sampling {config.settle:g} s more")
+        start = clock.now()
+        await _tick(
+            display,
+            "settling",
+            lambda: round(clock.now() - start),
+            sampler,
+            asyncio.sleep(config.settle),
+        )
+
+
 def execute(config: LoadConfig) -> dict[str, Any]:
     times = arrivals(config.profile)
     queue = preflight_queue(config)
@@ -116,52 +154,10 @@ def execute(config: LoadConfig) -> dict[str, Any]:
     config.out.mkdir(parents=True, exist_ok=True)
     clock = Clock()
     run_id = f"load-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    producer = Producer(
-        ProducerConfig(
-            url=config.url,
-            function=config.function,
-            payload=config.payload,
-            run_id=run_id,
-            batch=config.batch,
-            max_in_flight=config.max_in_flight,
-            timeout=config.timeout,
-            retries=config.retries,
-            max_retry_wait=config.max_retry_wait,
-        ),
-        times,
-        clock,
-    )
+    producer = Producer(_producer_config(config, run_id), times, clock)
     sampler = Sampler(sources, clock, config.sample_interval)
     with sampler, Display(config.progress) as display:
-
-        async def main() -> Drain:
-            span = times[-1] if times else 0.0
-            display.phase(
-                "sending", len(times), f"sending {len(times)} invocations over {span:.1f} s"
-            )
-            async with producer.client() as client:
-                await _tick(
-                    display, "sending", lambda: producer.answered, sampler, producer.run(client)
-                )
-                drain = Drain(
-                    producer.arrivals, clock, config.drain_timeout, config.poll_concurrency
-                )
-                display.phase(
-                    "draining", drain.total, f"waiting for {drain.total} invocations to finish"
-                )
-                await _tick(display, "draining", lambda: drain.finished, sampler, drain.run(client))
-            if config.settle > 0:
-                display.phase("settling", int(config.settle), f"sampling {config.settle:g} s more")
-                await _tick(
-                    display,
-                    "settling",
-                    lambda: int(clock.now() - (drain.ended_at or 0)),
-                    sampler,
-                    asyncio.sleep(config.settle),
-                )
-            return drain
-
-        asyncio.run(main())
+        asyncio.run(_phases(config, producer, sampler, display, clock))
     facts = RunFacts(
         config=_describe(config, run_id, clock),
         pod_target=config.pod_target,
