@@ -41,6 +41,7 @@ def test_builder_matches_what_celery_publishes(redis_url: str, redis_client: red
         ignore_result=True,
         time_limit=spec.time_limit,
         soft_time_limit=spec.soft_time_limit,
+        shared=False,  # or every Celery app created later in this process would get it too
     )
     task.apply_async(
         args=[payload.model_dump(mode="json")],
