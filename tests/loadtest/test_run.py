@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from functions.loadtest.profiles import Profile
-from functions.loadtest.run import LoadConfig, execute
+from functions.loadtest.run import LoadConfig, _sources, execute
 from tests.support.processes import ROOT, Proc
 
 pytestmark = pytest.mark.e2e
@@ -114,19 +114,15 @@ def test_steady_batches_in_process(
     assert "## Simulator vs measured" in (config.out / "report.md").read_text()
 
 
-def test_unreachable_redis_is_a_warning_not_a_failure(
-    load_api: Proc, load_worker: Proc, key_prefix: str, tmp_path: Path
-) -> None:
+def test_unreachable_redis_is_a_note_not_a_failure(tmp_path: Path) -> None:
     config = LoadConfig(
-        url=load_api.url,
+        url="http://127.0.0.1:9",
         profile=Profile("burst", count=3),
         out=tmp_path / "no-redis",
-        function="echo",
-        payload={},
         redis_url="redis://127.0.0.1:1/0",
-        key_prefix=key_prefix,
-        drain_timeout=30,
     )
-    summary = execute(config)
-    assert summary["succeeded"] == 3 and summary["peak_queue_depth"] is None
-    assert any("not reachable" in w for w in summary["warnings"])
+    sources, notes = _sources(config, "spillway")
+    assert [type(s).__name__ for s in sources] == ["ApiMetricsSource"]
+    assert len(notes) == 1 and "not reachable" in notes[0] and "no queue or in-flight" in notes[0]
+    for source in sources:
+        source.close()
