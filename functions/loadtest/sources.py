@@ -15,10 +15,9 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from functions import keys
+from functions.dev.state import state_key
 from functions.loadtest.records import Sample
 
-# Written by the local scaler of `spillway dev` on every poll (see docs/load-testing.md).
-SCALER_STATE_KEY = "spillway:dev:scaler"
 # A state older than this is from a scaler that has stopped (the key itself lives 30 s).
 SCALER_STATE_MAX_AGE = 5.0
 
@@ -58,7 +57,7 @@ class RedisSource(Source):
         pipe = self.client.pipeline(transaction=False)
         pipe.llen(keys.queue_key(self.prefix, self.queue))
         pipe.hlen(keys.unacked_key(self.prefix, self.pool))
-        pipe.get(self.prefix + SCALER_STATE_KEY)
+        pipe.get(state_key(self.prefix))  # the local scaler of `spillway dev`, on every poll
         depth, unacked, state = pipe.execute()
         sample.queue_depth, sample.in_flight = int(depth), int(unacked)
         if self.replicas and state:
