@@ -47,17 +47,20 @@ def _save(figure: Figure, path: Path, ax: Axes) -> Path:
 
 def rates(buckets: Sequence[Bucket], path: Path) -> Path:
     figure, ax = _axes("Offered vs accepted rate", "invocations per second")
-    t = [b.t for b in buckets]
-    for name, style in (
-        ("offered", "-"),
-        ("sent", ":"),
-        ("accepted", "-"),
-        ("rejected", "--"),
-        ("finished", "-."),
+    # One point more at the end, so the last interval is drawn its full width.
+    t = [b.t for b in buckets] + ([buckets[-1].t + buckets[-1].width] if buckets else [])
+    for name, style, width in (
+        ("offered", "-", 4.0),  # wide and pale: the lines that match it stay visible on top
+        ("sent", ":", 1.5),
+        ("accepted", "-", 1.5),
+        ("rejected", "--", 1.5),
+        ("finished", "-.", 1.5),
     ):
         values = [getattr(b, name) for b in buckets]
         if any(values):
-            ax.step(t, values, where="post", linestyle=style, label=name)
+            alpha = 0.35 if name == "offered" else 1.0
+            ax.step(t, values + values[-1:], where="post", linestyle=style, linewidth=width,
+                    alpha=alpha, label=name)  # fmt: skip
     return _save(figure, path, ax)
 
 
