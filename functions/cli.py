@@ -12,6 +12,9 @@ import sys
 import tempfile
 from typing import Any, NoReturn
 
+# Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
+_TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
@@ -166,7 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if getattr(args, "celery_args", None) and args.celery_args[0] == "--":
         args.celery_args = args.celery_args[1:]
-    args.func(args)
+    try:
+        args.func(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in _TOOLS:
+            raise
+        _fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
 
 
 if __name__ == "__main__":

@@ -149,5 +149,13 @@ def _scale(
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     observer = Observer(client, prefix, queues, base)
     with View(title=f"spillway dev: {base}", fast=fast) as view:
-        scaler = LocalScaler(spec, pool, observer, StatePublisher(client, prefix), view, fast=fast)
+        scaler = LocalScaler(
+            spec,
+            pool,
+            observer,
+            StatePublisher(client, prefix),
+            view,
+            fast=fast,
+            worker_concurrency=settings.WORKER_CONCURRENCY,
+        )
         scaler.run_forever(lambda: api.poll() is None)

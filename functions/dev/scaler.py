@@ -54,6 +54,7 @@ class LocalScaler:
         view: View,
         *,
         fast: bool,
+        worker_concurrency: int,
     ) -> None:
         self.spec = spec
         self.pool = pool
@@ -62,6 +63,7 @@ class LocalScaler:
         self.view = view
         self.fast = fast
         self.factor = FAST_FACTOR if fast else 1.0
+        self.worker_concurrency = worker_concurrency
         self.controller = ScalingController(spec, replicas=0)
         self.trigger_keys = [t.key for t in spec.triggers]
         self._t0 = time.monotonic()
@@ -103,6 +105,8 @@ class LocalScaler:
         return {
             "updated_at": observation.at,
             "fast": self.fast,
+            "fast_factor": self.factor,
+            "worker_concurrency": self.worker_concurrency,
             "min": self.spec.min_replicas,
             "max": self.spec.max_replicas,
             "desired": self.controller.replicas,

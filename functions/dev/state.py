@@ -1,9 +1,10 @@
 """Where the local scaler publishes its state, for `spillway load`, tests and people.
 
-Redis key `<SPILLWAY_KEY_PREFIX>spillway:dev:scaler`: a JSON object rewritten on every poll, with a
-30 s TTL so a stopped `spillway dev` leaves nothing stale behind. Fields: updated_at, fast, min,
-max, desired, running, ready, queue_depth, in_flight, last_decision and events (the last 50
-decisions), each decision `{"t", "from", "to", "rule"}`.
+Redis key `<SPILLWAY_KEY_PREFIX>spillway:dev:scaler`: a JSON object rewritten every half second,
+with a 30 s TTL so a stopped `spillway dev` leaves nothing stale behind. Fields: updated_at, fast,
+fast_factor (how much faster than real time the scaler's clock runs), worker_concurrency, min,
+max, desired, running, ready, terminating, queue_depth, in_flight, last_decision and events (the
+last 50 decisions), each decision `{"t", "from", "to", "rule"}`.
 """
 
 from __future__ import annotations

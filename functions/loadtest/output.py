@@ -82,10 +82,8 @@ def _compare(
     )
     scaler = summary["dev_scaler"]
     extra = simcompare.same_conditions(config.sim_args, start_replicas, scaler)
-    # `spillway dev --fast` runs its scaler's clock FAST_FACTOR times faster than real time.
-    from functions.dev.scaler import FAST_FACTOR
-
-    time_scale = FAST_FACTOR if scaler and scaler["fast"] else 1.0
+    # `spillway dev --fast` runs its scaler's clock this many times faster than real time.
+    time_scale = float(scaler.get("fast_factor", 1.0)) if scaler else 1.0
     try:
         prediction = simcompare.simulate(
             scaledobject=config.scaledobject,

@@ -178,7 +178,13 @@ def execute(config: LoadConfig) -> dict[str, Any]:
 def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
     for source in sources:
         if isinstance(source, RedisSource) and source.scaler is not None:
-            return {"fast": bool(source.scaler.get("fast")), "max": source.scaler.get("max")}
+            scaler = source.scaler
+            factor = scaler.get("fast_factor", 10.0 if scaler.get("fast") else 1.0)
+            return {
+                "fast": bool(scaler.get("fast")),
+                "fast_factor": factor,
+                "max": scaler.get("max"),
+            }
     return None
 
 
