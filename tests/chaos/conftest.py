@@ -1,0 +1,60 @@
+"""Fixtures for chaos tests: cells (private redis-server + API + workers) to kill things in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from functions.localredis import NoRedis, RedisServer
+from tests.support.chaos import Cell
+
+
+def _server() -> RedisServer:
+    server = RedisServer()
+    try:
+        server.start()
+    except NoRedis as exc:
+        pytest.skip(f"chaos tests need redis-server on PATH: {exc}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def steady_cell() -> Iterator[Cell]:
+    """One API and one worker shared by tests that leave their worker running afterwards."""
+    server = _server()
+    try:
+        cell = Cell.start(server, workers=1)
+    except BaseException:
+        server.close()
+        raise
+    yield cell
+    cell.close()
+    server.close()
+
+
+@pytest.fixture
+def steady(steady_cell: Cell) -> Cell:
+    """The shared cell, once whatever an earlier (maybe failed) test left in it has drained."""
+    steady_cell.wait_idle(timeout=30)
+    assert steady_cell.workers and all(w.alive() for w in steady_cell.workers)
+    return steady_cell
+
+
+@pytest.fixture
+def cell_factory() -> Iterator[Callable[..., Cell]]:
+    """Cells a test may wreck: each on its own redis-server, closed after the test."""
+    made: list[tuple[Cell | None, RedisServer]] = []
+
+    def make(workers: int = 1, **settings: str) -> Cell:
+        server = _server()
+        made.append((None, server))
+        cell = Cell.start(server, workers=workers, **settings)
+        made[-1] = (cell, server)
+        return cell
+
+    yield make
+    for cell, server in made:
+        if cell is not None:
+            cell.close()
+        server.close()

@@ -1,0 +1,139 @@
+"""Redis stopped or frozen under a running API and worker: fast 503s, never a hang or a 500, and
+recovery without restarting anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from functions.localredis import RedisServer
+from tests.support.chaos import HEARTBEAT_MAX_AGE, Cell, timed, wait_for
+from tests.support.processes import Proc
+
+pytestmark = pytest.mark.chaos
+
+FAST = 1.0  # seconds: the contract's "answered within ~1 s"
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def _assert_unavailable(response: httpx.Response, elapsed: float) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.json()["status"] == 503
+    assert elapsed < FAST, f"took {elapsed:.3f}s"
+
+
+def _probe_outage(api: Proc, http: httpx.Client, known_id: str) -> list[float]:
+    """Every Redis-backed route answers 503 fast; liveness stays 200. Returns the latencies."""
+    latencies = []
+    for _ in range(3):
+        response, elapsed = timed(
+            lambda: http.post(f"{api.url}/v1/functions/slow/invocations", json={"key": "x"})
+        )
+        _assert_unavailable(response, elapsed)
+        latencies.append(elapsed)
+    response, elapsed = timed(
+        lambda: http.post(
+            f"{api.url}/v1/functions/slow/invocations/batch", json={"items": [{"key": "x"}] * 3}
+        )
+    )
+    _assert_unavailable(response, elapsed)
+    response, elapsed = timed(lambda: http.get(f"{api.url}/v1/invocations/{known_id}"))
+    _assert_unavailable(response, elapsed)
+    response, elapsed = timed(lambda: http.get(f"{api.url}/readyz"))
+    assert response.status_code == 503 and elapsed < FAST, (response.text, elapsed)
+    assert http.get(f"{api.url}/healthz").status_code == 200
+    return latencies
+
+
+@pytest.mark.timeout(120)
+def test_redis_frozen_then_stopped_then_restarted(own_redis: RedisServer) -> None:
+    """One API and one worker, without restarts, through two outages of their Redis."""
+    cell = Cell.start(own_redis, workers=1)
+    try:
+        _frozen(cell, own_redis)
+        _stopped_then_restarted(cell, own_redis)
+    finally:
+        cell.close()
+
+
+def _frozen(cell: Cell, server: RedisServer) -> None:
+    """SIGSTOP: connections open, nothing answers. Only the API's own deadline stops a hang."""
+    api, http = cell.api, cell.http
+    first = http.post(f"{api.url}/v1/functions/slow/invocations?wait=10", json={"key": "a"})
+    assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        latencies = _probe_outage(api, http, first.json()["id"])
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    print(f"\nRedis frozen: POST 503 in {min(latencies):.3f}-{max(latencies):.3f}s")
+
+    # Requests cut off by the deadline left replies in flight; none may answer a later
+    # request: each new invocation reads back as itself, and runs.
+    ledger = cell.ledger()
+    for _ in range(5):
+        entry = ledger.submit(http, "slow", seconds=0)
+        assert entry.outcome == "acknowledged", entry
+        record = ledger.read(http, entry)
+        assert record["function"] == "slow" and record["status"] != "failed", record
+    assert http.get(f"{api.url}/readyz").status_code == 200
+    verdict = ledger.drain(http, timeout=15)
+    assert verdict.valid and len(verdict.succeeded) == 5, verdict.summary()
+    assert "Traceback" not in api.log(), api.log()[-3000:]
+
+
+def _stopped_then_restarted(cell: Cell, server: RedisServer) -> None:
+    api, worker, http = cell.api, cell.workers[0], cell.http
+    wait_for(lambda: _status(f"{worker.url}/healthz") == 200, 5, "worker healthy")
+    before = http.post(
+        f"{api.url}/v1/functions/slow/invocations?wait=10", json={"key": "before", "seconds": 0}
+    )
+    assert before.status_code == 200 and before.json()["status"] == "succeeded", before.text
+
+    server.stop()
+    down_at = time.monotonic()
+    # A liveness probe must not fail on a blip: the worker stays healthy until the beat ages.
+    assert _status(f"{worker.url}/healthz") == 200
+    latencies = _probe_outage(api, http, before.json()["id"])
+    print(f"Redis stopped: POST 503 in {min(latencies):.3f}-{max(latencies):.3f}s")
+
+    # The worker is alive but cannot consume: its probe must say so within the max age.
+    wait_for(
+        lambda: _status(f"{worker.url}/healthz") == 503,
+        HEARTBEAT_MAX_AGE + 3,
+        "the worker probe to fail while Redis is down",
+    )
+    print(f"worker /healthz 503 {time.monotonic() - down_at:.1f}s after Redis stopped")
+    assert worker.alive()
+
+    server.start()  # same port, empty: nothing persisted, so no queue or binding survived
+    up_at = time.monotonic()
+    # The API was not restarted: its first request after the restart already succeeds.
+    ledger = cell.ledger()
+    entry = ledger.submit(http, "slow", seconds=0)
+    assert entry.outcome == "acknowledged", entry
+    assert http.get(f"{api.url}/readyz").status_code == 200
+
+    healthy = wait_for(
+        lambda: _status(f"{worker.url}/healthz") == 200, 30, "the worker to reconnect"
+    )
+    verdict = ledger.drain(http, timeout=30)
+    print(
+        f"Redis back: worker healthy after {healthy:.1f}s, "
+        f"new work done {time.monotonic() - up_at:.1f}s after restart; {verdict.summary()}"
+    )
+    assert verdict.valid and len(verdict.succeeded) == 1, verdict.summary()
+    assert "Connection to broker lost" in worker.log()

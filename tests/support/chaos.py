@@ -1,0 +1,163 @@
+"""A small Spillway deployment for chaos tests: its own redis-server, an API and workers.
+
+Each cell has a private Redis, so which worker can receive a task is decided by which workers the
+test has started, and nothing another test leaves behind (a requeued message, an `unacked` entry)
+can leak in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+import redis
+
+from functions.localredis import RedisServer
+from functions.registry import DEFAULT_QUEUE
+from tests.support.ledger import Ledger
+from tests.support.processes import Proc, start_api, start_worker
+
+T = TypeVar("T")
+
+VISIBILITY_TIMEOUT = 11  # the tests' time limits go up to 10 s, and startup refuses vt <= limit
+SOFT_SHUTDOWN_TIMEOUT = 3
+HEARTBEAT_MAX_AGE = 3
+
+# The test functions only: the builtins include `sleep` (time_limit 330), which a short visibility
+# timeout must refuse. Short timeouts everywhere, and a restore sweep every second.
+SETTINGS = {
+    "SPILLWAY_FUNCTION_MODULES": "tests.support.functions,tests.support.chaos_functions",
+    "SPILLWAY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    "SPILLWAY_RESTORE_INTERVAL": "1",
+    "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT": str(SOFT_SHUTDOWN_TIMEOUT),
+    "SPILLWAY_HEARTBEAT_INTERVAL": "0.5",
+    "SPILLWAY_HEARTBEAT_MAX_AGE": str(HEARTBEAT_MAX_AGE),
+    "SPILLWAY_WORKER_CONCURRENCY": "2",
+}
+
+
+def in_parallel(*starts: Callable[[], T]) -> list[T]:
+    """Run the start functions concurrently (process startup dominates these tests)."""
+    with ThreadPoolExecutor(max_workers=len(starts)) as pool:
+        futures = [pool.submit(start) for start in starts]
+        results: list[T] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BaseException as exc:  # re-raised below, after stopping the others
+                errors.append(exc)
+    if errors:
+        for result in results:
+            if isinstance(result, Proc):
+                result.stop(5)
+        raise errors[0]
+    return results
+
+
+@dataclass
+class Cell:
+    server: RedisServer
+    settings: dict[str, str]
+    api: Proc
+    workers: list[Proc]
+    client: redis.Redis
+    http: httpx.Client
+    _procs: list[Proc] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, server: RedisServer, workers: int = 1, **overrides: str) -> Cell:
+        settings = {**SETTINGS, **overrides}
+        url = server.url
+        procs = in_parallel(
+            lambda: start_api(url, **settings),
+            *[lambda: start_worker(url, **settings) for _ in range(workers)],
+        )
+        return cls(
+            server=server,
+            settings=settings,
+            api=procs[0],
+            workers=procs[1:],
+            client=redis.Redis.from_url(url),
+            http=httpx.Client(timeout=5),
+            _procs=list(procs),
+        )
+
+    def add_worker(self, **overrides: str) -> Proc:
+        proc = start_worker(self.server.url, **{**self.settings, **overrides})
+        self.workers.append(proc)
+        self._procs.append(proc)
+        return proc
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.api.url, self.client)
+
+    def queue_len(self, queue: str = DEFAULT_QUEUE) -> int:
+        return int(self.client.llen(queue))
+
+    def unacked_len(self) -> int:
+        return int(self.client.hlen("unacked"))
+
+    def wait_idle(self, timeout: float = 5) -> None:
+        """Wait until nothing is queued or held unacked (so nothing can come back later)."""
+        deadline = time.monotonic() + timeout
+        while self.queue_len() or self.unacked_len():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"still {self.queue_len()} queued and {self.unacked_len()} unacked "
+                    f"after {timeout:g}s"
+                )
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.stop(10)
+        self.http.close()
+        self.client.close()
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (a prefork worker's pool processes), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":  # a zombie is already dead
+            found.append(int(entry))
+    return sorted(found)
+
+
+def received(log: str, task: str) -> set[str]:
+    """Ids of `task` that a worker log shows as received."""
+    return set(re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", log))
+
+
+def succeeded(log: str, task: str) -> set[str]:
+    return set(re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] succeeded", log))
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    t0 = time.monotonic()
+    result = call()
+    return result, time.monotonic() - t0
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll `check` every 50 ms; return the seconds it took, or fail naming `what`."""
+    t0 = time.monotonic()
+    while not check():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+    return time.monotonic() - t0
