@@ -8,11 +8,11 @@ import httpx
 import pytest
 import redis
 
-from functions.api.deps import get_submitter
+from functions.api.deps import get_submitter, settings_dependency
 from functions.api.main import app, redis_client
 from functions.api.resp import Client
 from functions.api.submit import Submitter
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
         client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         clients.append(client)
         submitter = Submitter(client, settings)
-        app.dependency_overrides[get_settings] = lambda: settings
+        app.dependency_overrides[settings_dependency] = lambda: settings
         app.dependency_overrides[get_submitter] = lambda: submitter
         return settings
 
