@@ -148,7 +148,7 @@ def _models_of(fn: Callable[[Any], Any]) -> tuple[type[BaseModel], type[BaseMode
 
 
 def load_modules(modules: list[str], routes: Mapping[str, str] | None = None) -> Registry:
-    """Import the modules that define functions; a module imported twice registers once.
+    """The functions the given modules define (imported once), with `routes` applied.
 
     `routes` (SPILLWAY_QUEUE_ROUTES) moves functions to other queues without touching their code,
     e.g. `{"sleep": "long"}` to serve `sleep` from a separate worker pool. The API and the workers
@@ -159,14 +159,15 @@ def load_modules(modules: list[str], routes: Mapping[str, str] | None = None) ->
             importlib.import_module(module)
         except ImportError as exc:
             raise RuntimeError(f"cannot import function module {module!r}: {exc}") from exc
-    if not len(registry):
+    # Only what these modules define: whatever else the process imported stays out.
+    selected = [spec for spec in registry if spec.fn.__module__ in modules]
+    if not selected:
         raise RuntimeError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
-    if not routes:
-        return registry
-    unknown = sorted(set(routes) - {spec.name for spec in registry})
+    routes = routes or {}
+    unknown = sorted(set(routes) - {spec.name for spec in selected})
     if unknown:
         raise RuntimeError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
-    routed = Registry()
-    for spec in registry:
-        routed.add(dataclasses.replace(spec, queue=routes.get(spec.name, spec.queue)))
-    return routed
+    loaded = Registry()
+    for spec in selected:
+        loaded.add(dataclasses.replace(spec, queue=routes.get(spec.name, spec.queue)))
+    return loaded

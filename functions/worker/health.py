@@ -1,11 +1,16 @@
 """Worker liveness that means "still consuming", and the worker's HTTP endpoint.
 
 A consumer bootstep beats on the worker's event-loop timer only while the broker connection is up
-and the task consumer is attached. A worker whose loop hangs, or that lost Redis and is stuck
-reconnecting, stops beating, and `/healthz` turns 503 after SPILLWAY_HEARTBEAT_MAX_AGE, which the
-kubelet's liveness probe acts on. Before the first beat it answers 503 too, so the same path
-serves as the startup probe. (Celery's own Helm chart probe runs `celery inspect ping`, which
-spawns a Python process and a broker round trip per probe; this is a plain HTTP GET.)
+and the task consumer is attached. When the beat is older than SPILLWAY_HEARTBEAT_MAX_AGE,
+`/healthz` asks Redis itself:
+- Redis answers: the worker is alive but no longer consuming (a hung loop, a consumer that never
+  came back after a reconnect, cf. celery PR #8796): 503, and the kubelet restarts it.
+- Redis does not answer: every worker is idle for the same reason and a restart cannot help; 200
+  with status "broker_unavailable", so a Redis outage does not turn into a CrashLoopBackOff that
+  delays recovery by minutes once Redis is back.
+Before the first beat it answers 503 "starting" (same rule), so the path is also the startup
+probe. (Celery's Helm chart probe runs `celery inspect ping`, a Python process and a broker round
+trip per probe; this is a plain HTTP GET.)
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -57,21 +63,37 @@ class Heartbeat(bootsteps.StartStopStep):
     shutdown = stop
 
 
-def health(max_age: float) -> tuple[int, dict[str, Any]]:
+def health(max_age: float, broker_answers: Callable[[], bool]) -> tuple[int, dict[str, Any]]:
     beat_at = last_beat()
-    if beat_at is None:
-        return 503, {"status": "starting"}
-    age = time.monotonic() - beat_at
-    if age > max_age:
-        return 503, {"status": "stalled", "heartbeat_age_seconds": round(age, 3)}
-    return 200, {"status": "ok", "heartbeat_age_seconds": round(age, 3)}
+    age = None if beat_at is None else time.monotonic() - beat_at
+    shown = {} if age is None else {"heartbeat_age_seconds": round(age, 3)}
+    if age is not None and age <= max_age:
+        return 200, {"status": "ok", **shown}
+    if not broker_answers():
+        return 200, {"status": "broker_unavailable", **shown}
+    return 503, {"status": "starting" if age is None else "stalled", **shown}
 
 
-def _handler(max_age: float) -> type[BaseHTTPRequestHandler]:
+def broker_probe(url: str, timeout: float = 1.0) -> Callable[[], bool]:
+    def answers() -> bool:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        try:
+            return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
+
+    return answers
+
+
+def _handler(max_age: float, broker_answers: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path in ("/healthz", "/readyz"):
-                status, body = health(max_age)
+                status, body = health(max_age, broker_answers)
                 self._send(status, "application/json", json.dumps(body).encode())
             elif self.path == "/metrics":
                 from prometheus_client import (
@@ -112,7 +134,7 @@ class HttpEndpoint(bootsteps.StartStopStep):
         port = conf.spillway_http_port
         if port <= 0:
             return
-        handler = _handler(conf.spillway_heartbeat_max_age)
+        handler = _handler(conf.spillway_heartbeat_max_age, broker_probe(conf.broker_url))
         self.server = ThreadingHTTPServer(("0.0.0.0", port), handler)
         self.server.daemon_threads = True
         thread = threading.Thread(target=self.server.serve_forever, name="spillway-http")
