@@ -1,9 +1,8 @@
-"""`python -m bench.ablate api|worker`: where Spillway's time goes, by switching one thing off.
+"""`python -m bench.ablate worker`: where the worker's time goes, by switching one thing off.
 
-Not part of bench/run. Each variant runs in the same rounds as the unchanged code (rotated order,
-same harness as bench/submit.py and bench/worker.py), so its effect is a same-run ratio:
-  api     spillway, spillway with async dependencies, ceiling
-  worker  spillway, spillway without task events, with prefetch, with both, plain Celery
+Not part of bench/run. Each variant runs in the same rounds as the unchanged worker (rotated
+order, the harness of bench/worker.py), so its effect is a same-run ratio: Spillway, Spillway
+without task events, with prefetch (multiplier 4), with both, and plain Celery.
 """
 
 from __future__ import annotations
@@ -16,12 +15,13 @@ from typing import Any
 
 import redis
 
-from bench import payloads, submit, worker
+from bench import worker
 from bench.common import (
     BIN,
     LOGS,
     Cpus,
     Proc,
+    boost,
     child_env,
     clean_round,
     redis_server,
@@ -44,44 +44,8 @@ WORKER_VARIANTS: dict[str, dict[str, Any] | None] = {
 }
 
 
-def ablate_api(rounds: int, duration: int, cpus: Cpus) -> dict[str, Any]:
-    submit.APPS["spillway-async-deps"] = submit.App(
-        "bench.apps.spillway_variants:api_async_deps", submit.APPS["spillway"].path, "spillway"
-    )
-    names = ["spillway", "spillway-async-deps", "ceiling"]
-    config = submit.Config(rounds=rounds, duration=duration, warmup=2)
-    body = LOGS / "single.json"
-    body.write_bytes(payloads.body())
-    bodies = {"single": body, "batch": body}
-    results: dict[str, list[float]] = {n: [] for n in names}
-    ratios: list[float] = []
-    with redis_server(cpus.load) as server:
-        client = redis.Redis.from_url(server.url)
-        for r in range(rounds):
-            current = {}
-            for name in rotate(names, r):
-                res, foreign, _ = clean_round(
-                    name,
-                    lambda name=name: submit.one_run(
-                        name, client, server.url, config, cpus, bodies
-                    ),
-                    print,
-                )
-                current[name] = res["rps"]
-                results[name].append(res["rps"])
-                print(
-                    f"  round {r + 1} {name:20s} {res['rps']:7.0f} req/s p99 "
-                    f"{res['p99_us'] / 1000:.1f} ms others {foreign:.0f}%"
-                )
-            ratios.append(current["spillway-async-deps"] / current["spillway"])
-    return {
-        "rps": {n: summary(v) for n, v in results.items()},
-        "async_deps_vs_spillway": summary(ratios),
-    }
-
-
-def ablate_worker(rounds: int, messages: int, cpus: Cpus) -> dict[str, Any]:
-    config = worker.Config(rounds=rounds, messages=messages)
+def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> dict[str, Any]:
+    config = worker.Config(rounds=rounds, messages=messages, concurrency=concurrency)
     names = list(WORKER_VARIANTS)
     results: dict[str, list[float]] = {n: [] for n in names}
     with redis_server(cpus.load) as server:
@@ -143,17 +107,15 @@ def ablate_worker(rounds: int, messages: int, cpus: Cpus) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.ablate")
-    parser.add_argument("what", choices=["api", "worker"])
+    parser.add_argument("what", choices=["worker"])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     cpus = Cpus.detect()
     os.sched_setaffinity(0, set(cpus.load))
-    if args.what == "api":
-        result = ablate_api(args.rounds, args.duration, cpus)
-    else:
-        result = ablate_worker(args.rounds, args.messages, cpus)
+    boost()
+    result = ablate_worker(args.rounds, args.messages, args.concurrency, cpus)
     print(json.dumps(result, indent=1))
 
 

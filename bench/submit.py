@@ -24,6 +24,7 @@ from bench.common import (
     LOGS,
     BenchError,
     Cpus,
+    OthersOnCpu,
     Proc,
     child_env,
     clean_round,
@@ -131,7 +132,9 @@ def one_run(
         if status != 202:
             raise BenchError(f"{name}: smoke request answered {status}: {answer[:300]!r}")
         warm = wrk(port, app.path, body_file, config.warmup, config.connections, cpus)
+        others = OthersOnCpu(proc.pid, cpus.server)
         result = wrk(port, app.path, body_file, config.duration, config.connections, cpus)
+        others_pct = others.pct()
         if not proc.alive():
             raise BenchError(f"{name} died during the run:\n{proc.log_tail()}")
     depth = int(client.llen(app.queue))  # type: ignore[arg-type]
@@ -147,6 +150,7 @@ def one_run(
         # few more than it counted, never fewer.
         enqueued_at_least_counted=depth >= counted,
         message_bytes=len(sample) if isinstance(sample, bytes) else None,
+        others_on_server_cpu_pct=others_pct,
     )
     return result
 
@@ -168,6 +172,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     f"round {r + 1} {name}",
                     lambda name=name: one_run(name, client, server.url, config, cpus, bodies),
                     log,
+                    lambda res: float(res["others_on_server_cpu_pct"]),
                 )
                 result.update(foreign_cpu_pct=foreign, attempts=tries)
                 current[name] = result
@@ -177,7 +182,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     f"{result['invocations_per_s']:9.0f} inv/s  p50 {result['p50_us'] / 1000:6.2f} "
                     f"ms  p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx "
                     f"{result['status_errors']} sock-err {result['socket_errors']}  "
-                    f"others {foreign:.0f}%"
+                    f"others-on-cpu {result['others_on_server_cpu_pct']:.1f}% others {foreign:.0f}%"
                 )
             s, b, c = current["spillway"], current["baseline"], current["ceiling"]
             rounds.append(
@@ -203,6 +208,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             "enqueued_at_least_counted": all(x["enqueued_at_least_counted"] for x in results),
             "message_bytes": results[0]["message_bytes"] if results else None,
             "foreign_cpu_pct_max": max(x["foreign_cpu_pct"] for x in results),
+            "others_on_server_cpu_pct_max": max(x["others_on_server_cpu_pct"] for x in results),
             "runs": results,
         }
     ratios = {

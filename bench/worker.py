@@ -15,7 +15,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -26,6 +26,7 @@ from bench.common import (
     LOGS,
     BenchError,
     Cpus,
+    OthersOnCpu,
     Proc,
     child_env,
     clean_round,
@@ -61,6 +62,7 @@ class Config:
     messages: int = 2000
     concurrency: int = 1
     timeout: float = 180.0
+    levels: tuple[int, ...] = (1, 2)  # run_levels: 1 process slot, and the default of 2
 
 
 # --- pre-filling ---------------------------------------------------------------------------------
@@ -149,6 +151,7 @@ def one_run(
     finished: Callable[[], int] = lambda: int(count(keys=keys))  # noqa: E731
     argv, env = command or _command(name, config, url, cpus)
     with Proc(f"worker-{name}", argv, env) as proc:
+        others = OthersOnCpu(proc.pid, cpus.server, fresh=True)
         t_first = t_empty = t_done = None
         deadline = time.perf_counter() + config.timeout
         while time.perf_counter() < deadline:
@@ -169,6 +172,7 @@ def one_run(
                 f"{name}: {finished()}/{n} finished within {config.timeout:g}s:\n{proc.log_tail()}"
             )
         started = proc.started_at
+        others_pct = others.pct()
     seconds = t_done - t_first
     return {
         "worker": name,
@@ -177,6 +181,7 @@ def one_run(
         "start_to_first_consumption_s": t_first - started,
         "queue_empty_to_all_done_ms": (t_done - (t_empty or t_done)) * 1000,
         "finished": n,
+        "others_on_server_cpu_pct": others_pct,
     }
 
 
@@ -214,6 +219,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                         f"round {r + 1} {name}",
                         lambda name=name: one_run(name, client, server.url, config, cpus, api_port),
                         log,
+                        lambda res: float(res["others_on_server_cpu_pct"]),
                     )
                     result.update(foreign_cpu_pct=foreign, attempts=tries)
                     current[name] = result
@@ -221,6 +227,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     log(
                         f"  round {r + 1}/{config.rounds} {name:12s} {result['tasks_per_s']:7.0f} "
                         f"tasks/s ({config.messages} in {result['drain_s']:.2f} s)  "
+                        f"others-on-cpu {result['others_on_server_cpu_pct']:.1f}% "
                         f"others {foreign:.0f}%"
                     )
                 ratios.append(
@@ -245,9 +252,19 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     [x["start_to_first_consumption_s"] for x in results]
                 ),
                 "foreign_cpu_pct_max": max(x["foreign_cpu_pct"] for x in results),
+                "others_on_server_cpu_pct_max": max(x["others_on_server_cpu_pct"] for x in results),
                 "runs": results,
             }
             for name, results in runs.items()
         },
         "ratio_spillway_vs_plain": summary(ratios),
     }
+
+
+def run_levels(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
+    """`run` once per concurrency in config.levels (SPILLWAY_WORKER_CONCURRENCY defaults to 2)."""
+    levels = {}
+    for concurrency in config.levels:
+        log(f"  concurrency {concurrency}:")
+        levels[str(concurrency)] = run(replace(config, concurrency=concurrency), cpus, log)
+    return {"levels": levels}
