@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from functions.registry import Registry, RetryPolicy, function, registry
+from functions.registry import Registry, RetryPolicy, function, load_modules, registry
 from functions.settings import Settings
 from functions.worker.app import ConfigError, check, config, create_app
 
@@ -61,8 +61,11 @@ def test_reliability_settings() -> None:
 
 
 def test_created_app_has_one_task_per_function_with_its_limits() -> None:
-    app = create_app(Settings())
-    for spec in registry:
+    settings = Settings()
+    app = create_app(settings)
+    loaded = load_modules(settings.FUNCTION_MODULES)
+    assert {t for t in app.tasks if t.startswith("spillway.")} == {s.task_name for s in loaded}
+    for spec in loaded:
         task = app.tasks[spec.task_name]
         assert (task.time_limit, task.soft_time_limit) == (spec.time_limit, spec.soft_time_limit)
         assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
