@@ -37,7 +37,7 @@ def redis_client(url: str, timeout: float) -> Client:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
-    app.state.submitter = Submitter(redis, settings)
+    app.state.submitter = Submitter(redis, settings, registry)
     app.state.registry = registry
     app.state.initialised = True
     log.info(
@@ -58,10 +58,11 @@ app = FastAPI(
     description="Invoke typed Python functions asynchronously: 202 + an id, then poll.",
     lifespan=lifespan,
 )
+# Starlette matches routes in order: the submit routes first, they carry the traffic.
+app.include_router(invocations.router)
+app.include_router(catalog.router)
 app.include_router(health.router)
 app.include_router(metrics.router)
-app.include_router(catalog.router)
-app.include_router(invocations.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)
 problems.install(app)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from functions import keys, records
 from functions.api.resp import Client, ReplyError, Script
 from functions.protocol import MessageBuilder, new_id
-from functions.registry import FunctionSpec
+from functions.registry import FunctionSpec, Registry
 from functions.settings import Settings
 
 T = TypeVar("T")
@@ -72,9 +72,10 @@ class Accepted:
 
 
 class Submitter:
-    def __init__(self, redis: Client, settings: Settings) -> None:
+    def __init__(self, redis: Client, settings: Settings, registry: Registry) -> None:
         self.redis = redis
         self.settings = settings
+        self.registry = registry
         self._script = Script(_SUBMIT_LUA)
         self._builders: dict[str, MessageBuilder] = {}
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from functions.api.deps import get_submitter, settings_dependency
-from functions.api.main import app, redis_client
+from functions.api.main import app, redis_client, registry
 from functions.api.resp import Client
 from functions.api.submit import Submitter
 from functions.settings import Settings
@@ -35,7 +35,7 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
         settings = Settings(**values)  # type: ignore[arg-type]
         client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         clients.append(client)
-        submitter = Submitter(client, settings)
+        submitter = Submitter(client, settings, registry)
         app.dependency_overrides[settings_dependency] = lambda: settings
         app.dependency_overrides[get_submitter] = lambda: submitter
         return settings

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.api import metrics
-from functions.api.deps import RegistryDep, SettingsDep, SubmitterDep
+from functions.api.deps import SettingsDep, SubmitterDep
 from functions.api.problems import Problem, validation_errors
 from functions.api.schemas import BatchAccepted, Invocation, InvocationAccepted, ProblemDetails
 from functions.api.submit import (
@@ -32,17 +32,24 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     for code in (404, 409, 413, 415, 422, 429, 503)
 }
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Same key and body within the TTL returns the first id without enqueuing.",
-    ),
-]
-Wait = Annotated[
-    float | None,
-    Query(ge=0, description="Seconds to wait for the result (bounded by SPILLWAY_MAX_WAIT)."),
-]
+# The submit routes read these two from the request themselves and document them here: FastAPI's
+# per-request parameter and dependency solving cost as much as the rest of the submit path
+# (profiled: docs/benchmarks.md), so the hot routes take one dependency and no declared params.
+_IDEMPOTENCY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+    "description": "Same key and body within the TTL returns the first id without enqueuing.",
+}
+_WAIT_PARAM = {
+    "name": "wait",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "number", "minimum": 0},
+    "description": "Seconds to wait for the result (at most SPILLWAY_MAX_WAIT).",
+}
+_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 class BatchBody(BaseModel):
@@ -71,9 +78,28 @@ def _require_json(request: Request, spec: FunctionSpec) -> None:
         )
 
 
-def _check_idempotency_key(key: str | None) -> None:
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         raise Problem(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+    return key
+
+
+def _wait(request: Request, settings: Settings) -> float | None:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return None
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= settings.MAX_WAIT:  # also refuses nan
+        raise Problem(
+            422,
+            f"wait must be a number of seconds from 0 to at most {settings.MAX_WAIT:g}",
+            errors=[{"path": "/query/wait", "message": "out of range", "type": "value_error"}],
+        )
+    return wait
 
 
 async def _enqueue(
@@ -122,22 +148,15 @@ async def _enqueue(
     response_model=InvocationAccepted,
     responses={200: {"model": Invocation}, **_PROBLEMS},
     summary="Invoke a function",
+    openapi_extra={"parameters": [_NAME_PARAM, _IDEMPOTENCY_PARAM, _WAIT_PARAM]},
 )
-async def invoke(
-    name: str,
-    request: Request,
-    registry: RegistryDep,
-    submitter: SubmitterDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-    wait: Wait = None,
-) -> JSONResponse:
+async def invoke(request: Request, submitter: SubmitterDep) -> JSONResponse:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
-    spec = _spec(registry, name)
+    settings = submitter.settings
+    spec = _spec(submitter.registry, request.path_params["name"])
     _require_json(request, spec)
-    _check_idempotency_key(idempotency_key)
-    if wait is not None and wait > settings.MAX_WAIT:
-        raise Problem(422, f"wait must be at most {settings.MAX_WAIT:g} seconds")
+    idempotency_key = _idempotency_key(request)
+    wait = _wait(request, settings)
     body = await request.body()
     try:
         payload = spec.input_model.model_validate_json(body)
@@ -178,19 +197,14 @@ async def invoke(
     response_model=BatchAccepted,
     responses=_PROBLEMS,
     summary="Invoke a function for many inputs at once",
+    openapi_extra={"parameters": [_NAME_PARAM, _IDEMPOTENCY_PARAM]},
 )
-async def invoke_batch(
-    name: str,
-    request: Request,
-    registry: RegistryDep,
-    submitter: SubmitterDep,
-    settings: SettingsDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+async def invoke_batch(request: Request, submitter: SubmitterDep) -> JSONResponse:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
-    spec = _spec(registry, name)
+    settings = submitter.settings
+    spec = _spec(submitter.registry, request.path_params["name"])
     _require_json(request, spec)
-    _check_idempotency_key(idempotency_key)
+    idempotency_key = _idempotency_key(request)
     try:
         batch = BatchBody.model_validate_json(await request.body())
     except ValidationError as exc:
