@@ -24,6 +24,16 @@ async def get_submitter(request: Request) -> Submitter:
     return submitter
 
 
+def hot_submitter(request: Request) -> Submitter:
+    """The submitter for the submit routes, which skip FastAPI's dependency solving for speed.
+
+    Tests replace it the same way for every route: `app.state.submitter` and the override of
+    `get_submitter` are set together (tests/api/conftest.py).
+    """
+    submitter: Submitter = request.app.state.submitter
+    return submitter
+
+
 async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry

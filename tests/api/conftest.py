@@ -38,8 +38,10 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
         submitter = Submitter(client, settings, registry)
         app.dependency_overrides[settings_dependency] = lambda: settings
         app.dependency_overrides[get_submitter] = lambda: submitter
+        app.state.submitter = submitter  # the submit routes read it directly (deps.hot_submitter)
         return settings
 
+    apply.clients = clients  # type: ignore[attr-defined]  # closed by `client`, in the loop
     yield apply
     app.dependency_overrides.clear()
 
@@ -48,8 +50,10 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
 async def client(
     redis_url: str, redis_client: redis.Redis, use_settings: Callable[..., Settings]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    use_settings()
     async with app.router.lifespan_context(app):
+        use_settings()  # after the lifespan, which installs the app's own submitter
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://spillway") as c:
             yield c
+        for redis_client_ in use_settings.clients:  # type: ignore[attr-defined]
+            await redis_client_.aclose()

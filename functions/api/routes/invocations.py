@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from functions.api import metrics
-from functions.api.deps import SettingsDep, SubmitterDep
+from functions.api.deps import SettingsDep, SubmitterDep, hot_submitter
 from functions.api.problems import Problem, validation_errors
 from functions.api.schemas import BatchAccepted, Invocation, InvocationAccepted, ProblemDetails
 from functions.api.submit import (
@@ -32,9 +32,10 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     for code in (404, 409, 413, 415, 422, 429, 503)
 }
 
-# The submit routes read these two from the request themselves and document them here: FastAPI's
-# per-request parameter and dependency solving cost as much as the rest of the submit path
-# (profiled: docs/benchmarks.md), so the hot routes take one dependency and no declared params.
+# The two submit routes take no FastAPI-declared parameters or dependencies: solving them costs as
+# much per request as the rest of the submit path (profiled: docs/benchmarks.md). They read the
+# header and query themselves (documented in OpenAPI below) and the submitter from app.state
+# (deps.hot_submitter); every other route uses the Annotated dependencies.
 _IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -150,8 +151,9 @@ async def _enqueue(
     summary="Invoke a function",
     openapi_extra={"parameters": [_NAME_PARAM, _IDEMPOTENCY_PARAM, _WAIT_PARAM]},
 )
-async def invoke(request: Request, submitter: SubmitterDep) -> JSONResponse:
+async def invoke(request: Request) -> JSONResponse:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
+    submitter = hot_submitter(request)
     settings = submitter.settings
     spec = _spec(submitter.registry, request.path_params["name"])
     _require_json(request, spec)
@@ -199,8 +201,9 @@ async def invoke(request: Request, submitter: SubmitterDep) -> JSONResponse:
     summary="Invoke a function for many inputs at once",
     openapi_extra={"parameters": [_NAME_PARAM, _IDEMPOTENCY_PARAM]},
 )
-async def invoke_batch(request: Request, submitter: SubmitterDep) -> JSONResponse:
+async def invoke_batch(request: Request) -> JSONResponse:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
+    submitter = hot_submitter(request)
     settings = submitter.settings
     spec = _spec(submitter.registry, request.path_params["name"])
     _require_json(request, spec)
