@@ -1,6 +1,7 @@
 """`python -m bench [--quick] [--only submit,coldstart,worker]`: run the suite, write the results.
 
-Writes bench/results/<date>-<host>.md and .json (`-quick` added in quick mode).
+Writes bench/results/<date>-<host>.md and .json (`-quick` added in quick mode, the sections'
+names for a partial run).
 """
 
 from __future__ import annotations
@@ -140,14 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                 result["warnings"].append(f"submit {name}: fewer messages queued than 2xx counted")
     for section in SECTIONS:
         data = result.get(section) or {}
-        parts = [data, *(data.get("apps") or {}).values()]
-        for level in (data.get("levels") or {}).values():
-            parts.extend(level["workers"].values())
-        worst = max([p.get("others_on_server_cpu_pct_max", 0.0) for p in parts] or [0.0])
-        if worst > OTHERS_LIMIT_PCT:
+        parts = [data, *(data.get("levels") or {}).values()]
+        left_out = sum(p.get("rounds_left_out", 0) + p.get("runs_left_out", 0) for p in parts)
+        if left_out:
             result["warnings"].append(
-                f"{section}: in a kept run other processes took {worst:.0f}% of the server's CPU "
-                f"({ROUND_ATTEMPTS} attempts); its figures are disturbed"
+                f"{section}: {left_out} round(s) stayed disturbed by other processes after "
+                f"{ROUND_ATTEMPTS} attempts (over {OTHERS_LIMIT_PCT:g}% of the server's CPU) "
+                "and are left out of the figures (kept in the JSON)"
             )
     result["verdicts"] = report.verdicts(result)
 
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     host = re.sub(r"[^A-Za-z0-9.-]+", "-", result["machine"]["host"])
     stem = f"{now.date().isoformat()}-{host}" + ("-quick" if args.quick else "")
+    if set(only) != set(SECTIONS):  # a partial run never overwrites a full one
+        stem += "-" + "-".join(only)
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / f"{stem}.md").write_text(report.markdown(result))
     print()

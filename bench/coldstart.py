@@ -11,6 +11,7 @@ the part of a cold start the application controls.
 
 from __future__ import annotations
 
+import random
 import re
 import statistics
 import subprocess
@@ -20,12 +21,14 @@ from typing import Any
 
 from bench.common import (
     BIN,
+    OTHERS_LIMIT_PCT,
     ROOT,
     BenchError,
     Cpus,
     OthersOnCpu,
     Proc,
     child_env,
+    clean_only,
     clean_round,
     redis_server,
     rotate,
@@ -147,6 +150,27 @@ def importtime(reps: int, url: str, cpus: Cpus, top: int = 20) -> dict[str, Any]
     }
 
 
+def bootstrap(a: list[float], b: list[float], reps: int = 2000) -> dict[str, float]:
+    """90 % bootstrap interval of median(a) - median(b) and median(a) / median(b): how far the
+    medians of a few noisy starts can be trusted against a target."""
+    rng = random.Random(0)
+    diffs, ratios = [], []
+    for _ in range(reps):
+        ma = statistics.median(rng.choices(a, k=len(a)))
+        mb = statistics.median(rng.choices(b, k=len(b)))
+        diffs.append(ma - mb)
+        ratios.append(ma / mb)
+    diffs.sort()
+    ratios.sort()
+    lo, hi = int(reps * 0.05), int(reps * 0.95) - 1
+    return {
+        "minus_ms_lo": diffs[lo],
+        "minus_ms_hi": diffs[hi],
+        "ratio_lo": ratios[lo],
+        "ratio_hi": ratios[hi],
+    }
+
+
 def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
     times: dict[str, list[float]] = {name: [] for name in ORDER}
     rounds = []
@@ -165,14 +189,14 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                 lambda trio: max(wait for _, wait in trio.values()),
             )
             current = {name: ms for name, (ms, _) in trio.items()}
-            for name in ORDER:
-                times[name].append(current[name])
             foreigns.append(foreign)
             waits.append(max(wait for _, wait in trio.values()))
             rounds.append(
                 {
                     "vs_baseline": current["spillway"] / current["baseline"],
                     "minus_floor_ms": current["spillway"] - current["floor"],
+                    "ms": current,
+                    "clean": waits[-1] <= OTHERS_LIMIT_PCT,
                 }
             )
             log(
@@ -181,6 +205,10 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                 + f"  others-on-cpu {waits[-1]:.1f}% others {foreign:.0f}%"
             )
         imports = importtime(config.importtime_reps, server.url, cpus)
+    # Runs still disturbed after every attempt are left out of the figures.
+    kept = clean_only(rounds)
+    for name in ORDER:
+        times[name] = [r["ms"][name] for r in kept]
     starts = {name: summary(v) for name, v in times.items()}
     sp, base, floor = (starts[n]["median"] for n in ORDER)
     return {
@@ -190,9 +218,12 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             # Targets are on medians; the per-run pairs show how stable the comparison is.
             "median_vs_baseline": sp / base,
             "median_minus_floor_ms": sp - floor,
-            "per_run_vs_baseline": summary([r["vs_baseline"] for r in rounds]),
-            "per_run_minus_floor_ms": summary([r["minus_floor_ms"] for r in rounds]),
+            "per_run_vs_baseline": summary([r["vs_baseline"] for r in kept]),
+            "per_run_minus_floor_ms": summary([r["minus_floor_ms"] for r in kept]),
+            "ci90_vs_baseline": bootstrap(times["spillway"], times["baseline"]),
+            "ci90_vs_floor": bootstrap(times["spillway"], times["floor"]),
         },
+        "runs_left_out": len(rounds) - len(kept),
         "importtime": imports,
         "foreign_cpu_pct_max": max(foreigns),
         "others_on_server_cpu_pct_max": max(waits),

@@ -444,6 +444,12 @@ class OthersOnCpu:
 OTHERS_LIMIT_PCT = 5.0  # a run where others took more of the server's CPU is repeated
 
 
+def clean_only(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rounds marked clean (every run under OTHERS_LIMIT_PCT), or all if none is."""
+    clean = [r for r in rounds if r["clean"]]
+    return clean or rounds
+
+
 def clean_round(
     what: str,
     fn: Callable[[], T],

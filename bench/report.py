@@ -143,6 +143,16 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for name, stat in cold["ms"].items():
             lines.append(f"| {name} | {_s(stat, 0)} |")
+        ci_b = cold["ratios"].get("ci90_vs_baseline")
+        ci_f = cold["ratios"].get("ci90_vs_floor")
+        if ci_b and ci_f:
+            lines += [
+                "",
+                "90 % bootstrap intervals of the medians: Spillway / baseline "
+                f"{ci_b['ratio_lo']:.2f}-{ci_b['ratio_hi']:.2f}; Spillway - floor "
+                f"{ci_f['minus_ms_lo']:.0f} to {ci_f['minus_ms_hi']:.0f} ms. A target inside "
+                "the interval is not decided by this run.",
+            ]
         imp = cold["importtime"]
         lines += [
             "",

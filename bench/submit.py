@@ -22,11 +22,13 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
+    OTHERS_LIMIT_PCT,
     BenchError,
     Cpus,
     OthersOnCpu,
     Proc,
     child_env,
+    clean_only,
     clean_round,
     http_post,
     redis_server,
@@ -192,12 +194,20 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     "throughput_vs_ceiling": s["rps"] / c["rps"],
                     "p99_vs_baseline": s["p99_us"] / b["p99_us"],
                     "batch_vs_single": current["spillway-batch"]["invocations_per_s"] / s["rps"],
+                    "clean": all(
+                        x["others_on_server_cpu_pct"] <= OTHERS_LIMIT_PCT for x in current.values()
+                    ),
                 }
             )
+            for name in order:
+                current[name]["round"] = r
         client.flushall()
         client.close()
+    # Rounds still disturbed after every attempt are left out of the figures (kept in "rounds").
+    kept = {i for i, r in enumerate(rounds) if r in clean_only(rounds)}
     apps = {}
-    for name, results in runs.items():
+    for name, all_results in runs.items():
+        results = [x for x in all_results if x["round"] in kept]
         apps[name] = {
             "rps": summary([x["rps"] for x in results]),
             "invocations_per_s": summary([x["invocations_per_s"] for x in results]),
@@ -212,7 +222,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             "runs": results,
         }
     ratios = {
-        key: summary([r[key] for r in rounds])
+        key: summary([r[key] for r in clean_only(rounds)])
         for key in (
             "throughput_vs_baseline",
             "throughput_vs_ceiling",
@@ -231,5 +241,6 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
         },
         "apps": apps,
         "rounds": rounds,
+        "rounds_left_out": len(rounds) - len(kept),
         "ratios": ratios,
     }

@@ -24,11 +24,13 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
+    OTHERS_LIMIT_PCT,
     BenchError,
     Cpus,
     OthersOnCpu,
     Proc,
     child_env,
+    clean_only,
     clean_round,
     http_post,
     redis_server,
@@ -188,7 +190,7 @@ def one_run(
 def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
     order = ["spillway", "plain-celery"]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
-    ratios = []
+    ratios: list[dict[str, Any]] = []
     with redis_server(cpus.load) as server:
         client = redis.Redis.from_url(server.url)
         api_port = free_port()
@@ -222,6 +224,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                         lambda res: float(res["others_on_server_cpu_pct"]),
                     )
                     result.update(foreign_cpu_pct=foreign, attempts=tries)
+                    result["round"] = r
                     current[name] = result
                     runs[name].append(result)
                     log(
@@ -231,12 +234,22 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                         f"others {foreign:.0f}%"
                     )
                 ratios.append(
-                    current["spillway"]["tasks_per_s"] / current["plain-celery"]["tasks_per_s"]
+                    {
+                        "ratio": current["spillway"]["tasks_per_s"]
+                        / current["plain-celery"]["tasks_per_s"],
+                        "clean": all(
+                            x["others_on_server_cpu_pct"] <= OTHERS_LIMIT_PCT
+                            for x in current.values()
+                        ),
+                    }
                 )
         finally:
             api.stop()
         client.flushall()
         client.close()
+    # Rounds still disturbed after every attempt are left out of the figures.
+    kept = {i for i, r in enumerate(ratios) if r in clean_only(ratios)}
+    runs = {name: [x for x in results if x["round"] in kept] for name, results in runs.items()}
     return {
         "config": {
             **config.__dict__,
@@ -257,7 +270,8 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             }
             for name, results in runs.items()
         },
-        "ratio_spillway_vs_plain": summary(ratios),
+        "ratio_spillway_vs_plain": summary([r["ratio"] for r in clean_only(ratios)]),
+        "rounds_left_out": len(ratios) - len(kept),
     }
 
 
