@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only submit,coldstart,worker]`: run the suite, write the results.
+"""`python -m bench [--quick] [--only SECTION,...]`: run the suite, write the results.
 
 Writes bench/results/<date>-<host>.md and .json (`-quick` added in quick mode, the sections'
 names for a partial run).
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, report, submit, worker
+from bench import coldstart, e2e, report, scaleout, simspeed, submit, worker
 from bench.common import (
     LOGS,
     OTHERS_LIMIT_PCT,
@@ -31,7 +31,7 @@ from bench.common import (
     priority,
 )
 
-SECTIONS = ("submit", "coldstart", "worker")
+SECTIONS = ("submit", "coldstart", "worker", "e2e", "simulate", "scaleout")
 QUIET_BUSY_PCT = 20.0
 
 
@@ -95,14 +95,27 @@ def main(argv: list[str] | None = None) -> int:
             "submit": submit.Config(rounds=2, duration=3, warmup=1),
             "coldstart": coldstart.Config(runs=5, importtime_reps=2),
             "worker": worker.Config(rounds=2, messages=400),
+            "e2e": e2e.Config(runs=2, invocations=25),
+            "simulate": simspeed.Config(runs_100k=2, runs_1m=1),
+            "scaleout": scaleout.Config(runs=1),
         }
     else:
         configs = {
             "submit": submit.Config(rounds=4, duration=8, warmup=2),
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
             "worker": worker.Config(rounds=3, messages=2000),
+            "e2e": e2e.Config(runs=5, invocations=50),
+            "simulate": simspeed.Config(runs_100k=5, runs_1m=3),
+            "scaleout": scaleout.Config(runs=3),
         }
-    runners = {"submit": submit.run, "coldstart": coldstart.run, "worker": worker.run_levels}
+    runners: dict[str, Any] = {
+        "submit": submit.run,
+        "coldstart": coldstart.run,
+        "worker": worker.run_levels,
+        "e2e": e2e.run,
+        "simulate": simspeed.run,
+        "scaleout": scaleout.run,
+    }
 
     started = time.monotonic()
     now = datetime.datetime.now().astimezone()

@@ -14,6 +14,8 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("cold_minus_floor_ms", "cold start median, Spillway - floor (ms)", "<=", 150.0),
     ("worker_vs_plain_c1", "worker tasks/s, Spillway / plain Celery, concurrency 1", ">=", 0.8),
     ("worker_vs_plain_c2", "worker tasks/s, Spillway / plain Celery, concurrency 2", ">=", 0.8),
+    ("simulate_100k_s", "simulator, 100k tasks, wall s", "<", 2.0),
+    ("simulate_1m_s", "simulator, 1M tasks, wall s", "<", 20.0),
 ]
 
 
@@ -33,6 +35,10 @@ def figures(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
     if work := result.get("worker"):
         for level, data in work["levels"].items():
             out[f"worker_vs_plain_c{level}"] = data["ratio_spillway_vs_plain"]
+    if sim := result.get("simulate"):
+        for size, key in (("100000", "simulate_100k_s"), ("1000000", "simulate_1m_s")):
+            if size in sim["sizes"]:
+                out[key] = sim["sizes"][size]["seconds"]
     return out
 
 
@@ -43,7 +49,11 @@ def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
         if fig is None:
             continue
         value = fig["median"]
-        ok = value >= target if op == ">=" else value <= target
+        ok = {
+            ">=": value >= target,
+            "<=": value <= target,
+            "<": value < target,
+        }[op]
         rows.append(
             {
                 "key": key,
@@ -203,6 +213,60 @@ def markdown(result: dict[str, Any]) -> str:
                 )
             ratio = _s(data["ratio_spillway_vs_plain"])
             lines.append(f"\nPer-round ratio Spillway / plain: {ratio}")
+    if e2e := result.get("e2e"):
+        cfg = e2e["config"]
+        lines += [
+            "",
+            "## End-to-end latency at idle (echo, submit to succeeded)",
+            "",
+            f"{len(e2e['runs'])} runs of {cfg['invocations']} sequential invocations (after "
+            f"{cfg['warmup']} warm-up), one `spillway api`, one `spillway worker` at "
+            f"concurrency {cfg['worker_concurrency']}, private Redis. *client*: POST sent to "
+            f"the first GET /v1/invocations/{{id}} showing `succeeded` (polled every "
+            f"{cfg['poll_ms']:g} ms on one keep-alive connection); *record*: finished_at - "
+            "submitted_at. Median over runs of each run's percentile.",
+            "",
+            "| figure | ms |",
+            "| --- | --- |",
+        ]
+        for key, stat in e2e["ms"].items():
+            lines.append(f"| {key.removesuffix('_ms').replace('_', ' ')} | {_s(stat, 1)} |")
+    if sim := result.get("simulate"):
+        lines += [
+            "",
+            "## Simulator speed (`spillway simulate`, bench/simulate_speed.py)",
+            "",
+            f"Steady Poisson load at {sim['config']['rate_per_s']:g} tasks/s on the repository's "
+            "ScaledObject and Knative Service; wall time of generating the tasks plus "
+            "simulating them.",
+            "",
+            "| tasks | runs | wall s | tasks/s (at median) | target |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for data in sim["sizes"].values():
+            lines.append(
+                f"| {data['tasks']:,} | {data['seconds']['n']} | {_s(data['seconds'])} "
+                f"| {data['tasks_per_s']:,.0f} | < {data['target_s']:g} s |"
+            )
+    if scale := result.get("scaleout"):
+        cfg = scale["config"]
+        lines += [
+            "",
+            "## Scale-out (`spillway load` against `spillway dev --fast`)",
+            "",
+            f"{len(scale['runs'])} run(s), each a fresh `spillway dev --fast --max-workers "
+            f"{cfg['max_workers']}` on a private Redis (from zero workers), one burst of "
+            f"{cfg['count']} `sleep` invocations of {cfg['seconds']:g} s. Times are in dev's "
+            "--fast clock (scaler 10x faster than KEDA/HPA).",
+            "",
+            "| figure | median (min-max) |",
+            "| --- | --- |",
+        ]
+        for key, stat in scale["figures"].items():
+            digits = 0 if key in ("accepted", "lost", "peak_replicas") else 2
+            lines.append(f"| {key} | {_s(stat, digits)} |")
+        if any(r["lost"] for r in scale["runs"]):
+            lines.append("\n**Invocations were lost in a run** (must be 0; see the JSON).")
     if result.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in result["warnings"]]
     return "\n".join(lines) + "\n"
