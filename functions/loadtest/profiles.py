@@ -123,26 +123,16 @@ def _ramp_time(n: float, r0: float, r1: float, length: float) -> float:
 
 
 def read_trace(path: Path) -> list[float]:
-    """A trace file: one arrival time in seconds per line; blank lines and `#` comments skipped."""
+    """A trace file: one arrival time in seconds per line; blank lines and `#` comments skipped.
+
+    The simulator reads the same format (functions/scaling/workload.py), so one trace drives both.
+    """
+    from functions.scaling.workload import WorkloadError, read_arrivals
+
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ProfileError(f"cannot read trace {path}: {exc.strerror or exc}") from exc
-    times: list[float] = []
-    for number, line in enumerate(lines, 1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            value = float(text)
-        except ValueError:
-            raise ProfileError(f"{path}:{number}: not a number of seconds: {text!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise ProfileError(f"{path}:{number}: arrival times must be finite and >= 0")
-        times.append(value)
-    if not times:
-        raise ProfileError(f"{path}: no arrival times")
-    return sorted(times)
+        return read_arrivals(path)
+    except WorkloadError as exc:
+        raise ProfileError(str(exc)) from None
 
 
 def write_arrivals(path: Path, times: Iterable[float]) -> None:

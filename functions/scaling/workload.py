@@ -101,7 +101,7 @@ def read_arrivals(path: str | Path) -> list[float]:
     try:
         lines = Path(path).read_text().splitlines()
     except OSError as exc:
-        raise WorkloadError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise WorkloadError(f"cannot read trace {path}: {exc.strerror or exc}") from None
     out = []
     for n, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()
@@ -112,7 +112,7 @@ def read_arrivals(path: str | Path) -> list[float]:
         except ValueError:
             raise WorkloadError(f"{path}:{n}: not a number of seconds: {text!r}") from None
         if not math.isfinite(t) or t < 0:
-            raise WorkloadError(f"{path}:{n}: arrival times must be >= 0")
+            raise WorkloadError(f"{path}:{n}: arrival times must be finite and >= 0")
         out.append(t)
     if not out:
         raise WorkloadError(f"{path}: no arrival times")

@@ -174,7 +174,7 @@ STEADY = [*RUN, "--profile", "steady"]
             ["sweep", *STEADY[1:], "--grid", "target=1", "--slo", "p90=1s"],
             "--slo must look like p95=30s",
         ),
-        ([*RUN, "--arrivals", "missing.txt"], "cannot read missing.txt"),
+        ([*RUN, "--arrivals", "missing.txt"], "cannot read trace missing.txt"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str], message: str) -> None:
