@@ -345,7 +345,6 @@ def redis_server(cpus: Iterable[int]) -> Iterator[RedisServer]:
 
 # --- other processes' CPU use --------------------------------------------------------------------
 _TICK = os.sysconf("SC_CLK_TCK")
-FOREIGN_LIMIT_PCT = 10.0  # a round during which others used more than this is repeated
 ROUND_ATTEMPTS = 3
 
 
@@ -407,18 +406,7 @@ def _cpu_ticks(cpus: Iterable[int]) -> int:
 
 def _tree_ticks(pid: int) -> int:
     """utime + stime of `pid` (all its threads) and of its child processes."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        rest = stat[stat.rfind(")") + 2 :].split()
-        if int(entry) == pid or int(rest[1]) == pid:
-            total += int(rest[11]) + int(rest[12])
-    return total
+    return sum(t for p, (ppid, t) in _proc_table().items() if p == pid or ppid == pid)
 
 
 class OthersOnCpu:
