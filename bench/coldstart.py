@@ -23,6 +23,7 @@ from bench.common import (
     BIN,
     OTHERS_LIMIT_PCT,
     ROOT,
+    UVICORN_OPTS,
     BenchError,
     Cpus,
     OthersOnCpu,
@@ -36,16 +37,6 @@ from bench.common import (
     wait_ok,
 )
 from functions.localredis import free_port
-
-UVICORN_OPTS = [
-    "--loop",
-    "uvloop",
-    "--http",
-    "httptools",
-    "--no-access-log",
-    "--log-level",
-    "warning",
-]
 
 
 def commands(port: int) -> dict[str, list[str]]:

@@ -244,6 +244,18 @@ def rotate(items: Sequence[Any], by: int) -> list[Any]:
     return [*items[by:], *items[:by]]
 
 
+# The same uvicorn options for every app a section serves (submit, cold start).
+UVICORN_OPTS = (
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+)
+
+
 # --- the machine ---------------------------------------------------------------------------------
 PACKAGES = (
     "fastapi",

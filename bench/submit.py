@@ -23,6 +23,7 @@ from bench.common import (
     BIN,
     LOGS,
     OTHERS_LIMIT_PCT,
+    UVICORN_OPTS,
     BenchError,
     Cpus,
     OthersOnCpu,
@@ -79,13 +80,7 @@ def uvicorn_argv(module: str, port: int, cpus: Cpus) -> list[str]:
         "127.0.0.1",
         "--port",
         str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
+        *UVICORN_OPTS,
     ]
 
 
