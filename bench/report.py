@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# (key, what, comparison, target, how the figure is obtained)
+# (key, what, comparison, target)
 TARGETS: list[tuple[str, str, str, float]] = [
     ("submit_vs_baseline", "submit throughput, Spillway / baseline", ">=", 2.5),
     ("submit_vs_ceiling", "submit throughput, Spillway / ceiling", ">=", 0.8),
@@ -44,8 +44,9 @@ def figures(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
 
 def verdicts(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
+    figs = figures(result)
     for key, what, op, target in TARGETS:
-        fig = figures(result).get(key)
+        fig = figs.get(key)
         if fig is None:
             continue
         value = fig["median"]
@@ -77,6 +78,11 @@ def _s(stat: dict[str, Any], digits: int = 2) -> str:
     return f"{_f(stat['median'], digits)} ({_f(stat['min'], digits)}-{_f(stat['max'], digits)})"
 
 
+def _head(*columns: str) -> list[str]:
+    """A Markdown table's header row and its separator."""
+    return ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [
@@ -104,13 +110,11 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| target | figure | median (min-max) | met |",
-        "| --- | --- | --- | --- |",
+        *_head("target", "figure", "median (min-max)", "met"),
     ]
     for row in result["verdicts"]:
         lines.append(
-            f"| {row['what']} | {row['target']} | {_f(row['median'])} "
-            f"({_f(row['min'])}-{_f(row['max'])}) | {'yes' if row['met'] else '**no**'} |"
+            f"| {row['what']} | {row['target']} | {_s(row)} | {'yes' if row['met'] else '**no**'} |"
         )
     if sub := result.get("submit"):
         cfg = sub["config"]
@@ -124,9 +128,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"body {cfg['single_body_bytes']} B (batch: {cfg['batch_size']} items, "
             f"{cfg['batch_body_bytes']} B).",
             "",
-            "| app | req/s | invocations/s | p50 ms | p99 ms | non-2xx | socket errors "
-            "| message bytes | others on its CPU, worst run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *_head(
+                "app",
+                "req/s",
+                "invocations/s",
+                "p50 ms",
+                "p99 ms",
+                "non-2xx",
+                "socket errors",
+                "message bytes",
+                "others on its CPU, worst run",
+            ),
         ]
         for name, app in sub["apps"].items():
             lines.append(
@@ -135,7 +147,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {app['socket_errors']} | {app['message_bytes']} "
                 f"| {app['others_on_server_cpu_pct_max']:.1f}% |"
             )
-        lines += ["", "| per-round ratio | median (min-max) |", "| --- | --- |"]
+        lines += ["", *_head("per-round ratio", "median (min-max)")]
         for key, stat in sub["ratios"].items():
             lines.append(f"| {key} | {_s(stat)} |")
     if cold := result.get("coldstart"):
@@ -148,8 +160,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{cold['config']['poll_interval_ms']} ms. Others on the server's CPU in the worst "
             f"kept run: {cold['others_on_server_cpu_pct_max']:.1f}%.",
             "",
-            "| app | ms |",
-            "| --- | --- |",
+            *_head("app", "ms"),
         ]
         for name, stat in cold["ms"].items():
             lines.append(f"| {name} | {_s(stat, 0)} |")
@@ -169,8 +180,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"### python -X importtime (median of {imp['reps']}; interpreter start-up "
             "imports excluded; -X importtime itself inflates the figures)",
             "",
-            "| import | total ms |",
-            "| --- | --- |",
+            *_head("import", "total ms"),
         ]
         for name, stat in imp["totals_ms"].items():
             lines.append(f"| {name} | {_s(stat, 0)} |")
@@ -178,8 +188,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "Spillway (`import functions.api.main`), top cumulative entries:",
             "",
-            "| module | cumulative ms |",
-            "| --- | --- |",
+            *_head("module", "cumulative ms"),
         ]
         for row in imp["spillway_top_cumulative_ms"]:
             lines.append(f"| {row['module']} | {row['ms']:.0f} |")
@@ -187,8 +196,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "Spillway, self time by top-level package:",
             "",
-            "| package | self ms |",
-            "| --- | --- |",
+            *_head("package", "self ms"),
         ]
         for row in imp["spillway_self_by_package_ms"]:
             lines.append(f"| {row['package']} | {row['ms']:.0f} |")
@@ -202,8 +210,12 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{cfg['rounds']} rounds of {cfg['messages']} pre-filled messages, prefork, "
                 f"concurrency {cfg['concurrency']}, worker on CPU {cfg['worker_cpus']}.",
                 "",
-                "| worker | tasks/s | exec to first consumption s | others on its CPU, worst run |",
-                "| --- | --- | --- | --- |",
+                *_head(
+                    "worker",
+                    "tasks/s",
+                    "exec to first consumption s",
+                    "others on its CPU, worst run",
+                ),
             ]
             for name, w in data["workers"].items():
                 lines.append(
@@ -226,8 +238,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{cfg['poll_ms']:g} ms on one keep-alive connection); *record*: finished_at - "
             "submitted_at. Median over runs of each run's percentile.",
             "",
-            "| figure | ms |",
-            "| --- | --- |",
+            *_head("figure", "ms"),
         ]
         for key, stat in e2e["ms"].items():
             lines.append(f"| {key.removesuffix('_ms').replace('_', ' ')} | {_s(stat, 1)} |")
@@ -240,8 +251,7 @@ def markdown(result: dict[str, Any]) -> str:
             "ScaledObject and Knative Service; wall time of generating the tasks plus "
             "simulating them.",
             "",
-            "| tasks | runs | wall s | tasks/s (at median) | target |",
-            "| --- | --- | --- | --- | --- |",
+            *_head("tasks", "runs", "wall s", "tasks/s (at median)", "target"),
         ]
         for data in sim["sizes"].values():
             lines.append(
@@ -259,8 +269,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{cfg['count']} `sleep` invocations of {cfg['seconds']:g} s. Times are in dev's "
             "--fast clock (scaler 10x faster than KEDA/HPA).",
             "",
-            "| figure | median (min-max) |",
-            "| --- | --- |",
+            *_head("figure", "median (min-max)"),
         ]
         for key, stat in scale["figures"].items():
             digits = 0 if key in ("accepted", "lost", "peak_replicas") else 2
