@@ -450,6 +450,17 @@ def clean_only(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return clean or rounds
 
 
+def all_clean(runs: Iterable[dict[str, Any]]) -> bool:
+    """Whether other work took at most OTHERS_LIMIT_PCT of the server's CPU in every run."""
+    return all(x["others_on_server_cpu_pct"] <= OTHERS_LIMIT_PCT for x in runs)
+
+
+def kept_rounds(rounds: list[dict[str, Any]]) -> set[int]:
+    """Indices of the rounds clean_only keeps."""
+    clean = clean_only(rounds)
+    return {i for i, r in enumerate(rounds) if r in clean}
+
+
 def clean_round(
     what: str,
     fn: Callable[[], T],
@@ -472,3 +483,15 @@ def clean_round(
             f"machine); repeating it"
         )
     raise AssertionError("unreachable")
+
+
+def clean_run(
+    what: str, fn: Callable[[], dict[str, Any]], log: Callable[[str], Any]
+) -> dict[str, Any]:
+    """clean_round for a run whose result reports `others_on_server_cpu_pct`; the kept result
+    gets `foreign_cpu_pct` and `attempts` added."""
+    result, foreign, tries = clean_round(
+        what, fn, log, lambda res: float(res["others_on_server_cpu_pct"])
+    )
+    result.update(foreign_cpu_pct=foreign, attempts=tries)
+    return result

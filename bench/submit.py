@@ -22,16 +22,17 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
-    OTHERS_LIMIT_PCT,
     UVICORN_OPTS,
     BenchError,
     Cpus,
     OthersOnCpu,
     Proc,
+    all_clean,
     child_env,
     clean_only,
-    clean_round,
+    clean_run,
     http_post,
+    kept_rounds,
     redis_server,
     rotate,
     summary,
@@ -165,13 +166,11 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             order = rotate(ORDER, r)
             current: dict[str, dict[str, Any]] = {}
             for name in order:
-                result, foreign, tries = clean_round(
+                result = clean_run(
                     f"round {r + 1} {name}",
                     lambda name=name: one_run(name, client, server.url, config, cpus, bodies),
                     log,
-                    lambda res: float(res["others_on_server_cpu_pct"]),
                 )
-                result.update(foreign_cpu_pct=foreign, attempts=tries)
                 current[name] = result
                 runs[name].append(result)
                 log(
@@ -179,7 +178,8 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     f"{result['invocations_per_s']:9.0f} inv/s  p50 {result['p50_us'] / 1000:6.2f} "
                     f"ms  p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx "
                     f"{result['status_errors']} sock-err {result['socket_errors']}  "
-                    f"others-on-cpu {result['others_on_server_cpu_pct']:.1f}% others {foreign:.0f}%"
+                    f"others-on-cpu {result['others_on_server_cpu_pct']:.1f}% "
+                    f"others {result['foreign_cpu_pct']:.0f}%"
                 )
             s, b, c = current["spillway"], current["baseline"], current["ceiling"]
             rounds.append(
@@ -189,9 +189,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     "throughput_vs_ceiling": s["rps"] / c["rps"],
                     "p99_vs_baseline": s["p99_us"] / b["p99_us"],
                     "batch_vs_single": current["spillway-batch"]["invocations_per_s"] / s["rps"],
-                    "clean": all(
-                        x["others_on_server_cpu_pct"] <= OTHERS_LIMIT_PCT for x in current.values()
-                    ),
+                    "clean": all_clean(current.values()),
                 }
             )
             for name in order:
@@ -199,7 +197,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
         client.flushall()
         client.close()
     # Rounds still disturbed after every attempt are left out of the figures (kept in "rounds").
-    kept = {i for i, r in enumerate(rounds) if r in clean_only(rounds)}
+    kept = kept_rounds(rounds)
     apps = {}
     for name, all_results in runs.items():
         results = [x for x in all_results if x["round"] in kept]

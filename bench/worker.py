@@ -24,15 +24,16 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
-    OTHERS_LIMIT_PCT,
     BenchError,
     Cpus,
     OthersOnCpu,
     Proc,
+    all_clean,
     child_env,
     clean_only,
-    clean_round,
+    clean_run,
     http_post,
+    kept_rounds,
     redis_server,
     rotate,
     summary,
@@ -217,13 +218,11 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             for r in range(config.rounds):
                 current = {}
                 for name in rotate(order, r):
-                    result, foreign, tries = clean_round(
+                    result = clean_run(
                         f"round {r + 1} {name}",
                         lambda name=name: one_run(name, client, server.url, config, cpus, api_port),
                         log,
-                        lambda res: float(res["others_on_server_cpu_pct"]),
                     )
-                    result.update(foreign_cpu_pct=foreign, attempts=tries)
                     result["round"] = r
                     current[name] = result
                     runs[name].append(result)
@@ -231,16 +230,13 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                         f"  round {r + 1}/{config.rounds} {name:12s} {result['tasks_per_s']:7.0f} "
                         f"tasks/s ({config.messages} in {result['drain_s']:.2f} s)  "
                         f"others-on-cpu {result['others_on_server_cpu_pct']:.1f}% "
-                        f"others {foreign:.0f}%"
+                        f"others {result['foreign_cpu_pct']:.0f}%"
                     )
                 ratios.append(
                     {
                         "ratio": current["spillway"]["tasks_per_s"]
                         / current["plain-celery"]["tasks_per_s"],
-                        "clean": all(
-                            x["others_on_server_cpu_pct"] <= OTHERS_LIMIT_PCT
-                            for x in current.values()
-                        ),
+                        "clean": all_clean(current.values()),
                     }
                 )
         finally:
@@ -248,7 +244,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
         client.flushall()
         client.close()
     # Rounds still disturbed after every attempt are left out of the figures.
-    kept = {i for i, r in enumerate(ratios) if r in clean_only(ratios)}
+    kept = kept_rounds(ratios)
     runs = {name: [x for x in results if x["round"] in kept] for name, results in runs.items()}
     return {
         "config": {
