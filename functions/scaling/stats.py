@@ -32,10 +32,6 @@ class Stats:
         self._pods_since = 0.0
         self._sampled = 0  # arrivals already counted in a timeline row
 
-    def task_done(self, t: float, wait: float) -> None:
-        self.waits.append(wait)
-        self.last_done = t
-
     def worker_ready(self, t: float) -> None:
         if self.first_ready is None and self.arrivals and t >= self.arrivals[0]:
             self.first_ready = t
