@@ -19,6 +19,7 @@ from bench import worker
 from bench.common import (
     BIN,
     LOGS,
+    MAX_BACKLOG,
     Cpus,
     Proc,
     boost,
@@ -54,7 +55,7 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
         api = Proc(
             "prefill-api",
             [*cpus.taskset("load"), str(BIN / "spillway"), "api", "--port", str(api_port)],
-            child_env(REDIS_URL=server.url, SPILLWAY_MAX_BACKLOG="1000000000"),
+            child_env(REDIS_URL=server.url, SPILLWAY_MAX_BACKLOG=MAX_BACKLOG),
         ).start()
         try:
             wait_ok(api_port, "/readyz", api)

@@ -244,6 +244,9 @@ def rotate(items: Sequence[Any], by: int) -> list[Any]:
     return [*items[by:], *items[:by]]
 
 
+# Far above anything a run can enqueue, so Spillway's backlog check never answers 429.
+MAX_BACKLOG = "1000000000"
+
 # The same uvicorn options for every app a section serves (submit, cold start).
 UVICORN_OPTS = (
     "--loop",

@@ -22,6 +22,7 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
+    MAX_BACKLOG,
     UVICORN_OPTS,
     BenchError,
     Cpus,
@@ -41,8 +42,6 @@ from bench.common import (
 from functions.localredis import free_port
 
 LUA = Path(__file__).with_name("post.lua")
-# Far above anything a run can enqueue, so Spillway's backlog check never answers 429.
-MAX_BACKLOG = "1000000000"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from bench import payloads
 from bench.common import (
     BIN,
     LOGS,
+    MAX_BACKLOG,
     BenchError,
     Cpus,
     OthersOnCpu,
@@ -208,7 +209,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             ],
             child_env(
                 REDIS_URL=server.url,
-                SPILLWAY_MAX_BACKLOG="1000000000",
+                SPILLWAY_MAX_BACKLOG=MAX_BACKLOG,
                 SPILLWAY_MAX_BATCH="1000",
                 SPILLWAY_LOG_LEVEL="WARNING",
             ),
