@@ -49,39 +49,36 @@ def proposal(
     return math.ceil(ratio * ready), f"ceil({m.value:g}/{m.target:g}x{ready} ready)"
 
 
+def _period_start(current: int, ups: Events, downs: Events, period: float, now: float) -> int:
+    # Period start = current - added + removed within (now - period, now].
+    return current - _changed(ups, period, now) + _changed(downs, period, now)
+
+
 def _limit_up(current: int, rules: Rules, ups: Events, downs: Events, now: float) -> int:
-    if rules.select == "Disabled":
+    if rules.select == "Disabled" or not rules.policies:
         return current
-    best: int | None = None
+    allowed = []
     for p in rules.policies:
-        # Period start = current - added + removed within (now - period, now].
-        start = current - _changed(ups, p.period, now) + _changed(downs, p.period, now)
+        start = _period_start(current, ups, downs, p.period, now)
         if p.kind == "Pods":
-            allowed = start + p.value
+            allowed.append(start + p.value)
         else:
-            allowed = math.ceil(start * (1 + p.value / 100))
-        if best is None:
-            best = allowed
-        else:
-            best = max(best, allowed) if rules.select == "Max" else min(best, allowed)
-    return current if best is None else best
+            allowed.append(math.ceil(start * (1 + p.value / 100)))
+    return max(allowed) if rules.select == "Max" else min(allowed)
 
 
 def _limit_down(current: int, rules: Rules, ups: Events, downs: Events, now: float) -> int:
-    if rules.select == "Disabled":
+    if rules.select == "Disabled" or not rules.policies:
         return current
-    best: int | None = None
+    allowed = []
     for p in rules.policies:
-        start = current - _changed(ups, p.period, now) + _changed(downs, p.period, now)
+        start = _period_start(current, ups, downs, p.period, now)
         if p.kind == "Pods":
-            allowed = start - p.value
+            allowed.append(start - p.value)
         else:
-            allowed = int(start * (1 - p.value / 100))  # truncated, as int32(...) in Go
-        if best is None:
-            best = allowed
-        else:  # "Max" = the biggest change = the lowest count
-            best = min(best, allowed) if rules.select == "Max" else max(best, allowed)
-    return current if best is None else best
+            allowed.append(int(start * (1 - p.value / 100)))  # truncated, as int32(...) in Go
+    # "Max" = the biggest change = the lowest count
+    return min(allowed) if rules.select == "Max" else max(allowed)
 
 
 def _changed(events: Events, period: float, now: float) -> int:
