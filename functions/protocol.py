@@ -32,7 +32,6 @@ class MessageBuilder:
         self.spec = spec
         timelimit = json.dumps([spec.time_limit, spec.soft_time_limit])
         # Headers in Celery's order; "id", "root_id" and "argsrepr" are filled per message.
-        self._head = '{"body": "'
         self._after_body = (
             '", "content-encoding": "utf-8", "content-type": "application/json", '
             '"headers": {"lang": "py", "task": ' + json.dumps(spec.task_name) + ', "id": "'
@@ -60,7 +59,7 @@ class MessageBuilder:
         argsrepr = json.dumps("[" + payload_json[: _ARGSREPR_MAX - 2] + "]")
         return "".join(
             (
-                self._head,
+                '{"body": "',
                 encoded,
                 self._after_body,
                 invocation_id,

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from functions.localredis import free_port
 
+# The scaler ticks ten times a second; probing every worker's /healthz that often is waste.
+READY_CHECK_EVERY = 0.5
+
 
 @dataclass
 class Worker:
@@ -24,6 +27,7 @@ class Worker:
     started_at: float = field(default_factory=time.monotonic)
     terminating_since: float | None = None
     ready: bool = False
+    checked_at: float = 0.0
 
     @property
     def alive(self) -> bool:
@@ -84,8 +88,9 @@ class WorkerPool:
             if worker.terminating_since is not None and worker.alive:
                 if now - worker.terminating_since > self.grace:
                     _kill_group(worker.process.pid)  # the kubelet's SIGKILL
-            elif worker.alive:
+            elif worker.alive and now - worker.checked_at >= READY_CHECK_EVERY:
                 worker.ready = _healthy(worker.port)
+                worker.checked_at = now
         self.workers = [w for w in self.workers if w.alive]
 
     @property

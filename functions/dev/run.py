@@ -11,11 +11,16 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 
 from functions.localredis import NoRedis, private_redis, reachable
 from functions.settings import get_settings, redact_url
+
+if TYPE_CHECKING:  # the scaler's modules load only when it runs (they need the tools extra)
+    from functions.dev.pool import WorkerPool
+    from functions.scaling.spec import ScaledObjectSpec
 
 
 @contextlib.contextmanager
@@ -127,8 +132,8 @@ def run(
 
 
 def _scale(
-    spec: object,
-    pool: object,
+    spec: ScaledObjectSpec,
+    pool: WorkerPool,
     redis_url: str,
     prefix: str,
     base: str,
@@ -136,14 +141,11 @@ def _scale(
     api: subprocess.Popen[bytes],
 ) -> None:
     from functions.dev.observe import Observer
-    from functions.dev.pool import WorkerPool
     from functions.dev.scaler import LocalScaler
     from functions.dev.state import StatePublisher
     from functions.dev.view import View
     from functions.registry import load_modules
-    from functions.scaling.spec import ScaledObjectSpec
 
-    assert isinstance(spec, ScaledObjectSpec) and isinstance(pool, WorkerPool)
     settings = get_settings()
     queues = load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES).queues()
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
