@@ -103,6 +103,14 @@ def _wait(request: Request, settings: Settings) -> float | None:
     return wait
 
 
+def _submission(request: Request) -> tuple[Submitter, FunctionSpec, str | None]:
+    """What both submit routes check first: the function, a JSON body, the Idempotency-Key."""
+    submitter = hot_submitter(request)
+    spec = _spec(submitter.registry, request.path_params["name"])
+    _require_json(request, spec)
+    return submitter, spec, _idempotency_key(request)
+
+
 async def _enqueue(
     submitter: Submitter,
     settings: Settings,
@@ -153,11 +161,8 @@ async def _enqueue(
 )
 async def invoke(request: Request) -> JSONResponse:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
-    submitter = hot_submitter(request)
+    submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
-    spec = _spec(submitter.registry, request.path_params["name"])
-    _require_json(request, spec)
-    idempotency_key = _idempotency_key(request)
     wait = _wait(request, settings)
     body = await request.body()
     try:
@@ -203,11 +208,8 @@ async def invoke(request: Request) -> JSONResponse:
 )
 async def invoke_batch(request: Request) -> JSONResponse:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
-    submitter = hot_submitter(request)
+    submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
-    spec = _spec(submitter.registry, request.path_params["name"])
-    _require_json(request, spec)
-    idempotency_key = _idempotency_key(request)
     try:
         batch = BatchBody.model_validate_json(await request.body())
     except ValidationError as exc:
