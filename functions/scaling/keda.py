@@ -33,6 +33,11 @@ def read(trigger: Trigger, metrics: Metrics) -> float:
     return float(metrics.get(trigger.key, 0.0))
 
 
+def _source(trigger: Trigger, live: Metrics, cached: Metrics | None) -> Metrics:
+    # useCachedMetrics: the last poll's values, once there has been a poll.
+    return cached if (trigger.use_cached and cached is not None) else live
+
+
 def _milli(value: float) -> float:
     # The composite metric is stored with SetMilli(int64(out * 1000)): truncated to 0.001.
     if not math.isfinite(value):
@@ -53,11 +58,7 @@ class Keda:
             self._formula = compile_formula(spec.modifiers.formula, names)
 
     def _values(self, live: Metrics, cached: Metrics | None) -> dict[str, float]:
-        return {
-            t.name: read(t, cached if (t.use_cached and cached is not None) else live)
-            for t in self.spec.triggers
-            if t.name
-        }
+        return {t.name: read(t, _source(t, live, cached)) for t in self.spec.triggers if t.name}
 
     def composite(self, live: Metrics, cached: Metrics | None = None) -> float:
         assert self._formula is not None
@@ -71,9 +72,9 @@ class Keda:
             return [ExternalMetric("composite-metric", value, mods.target, mods.metric_type)]
         out = []
         for i, t in enumerate(self.spec.triggers):
-            src = cached if (t.use_cached and cached is not None) else live
             name = f"s{i}-redis-{t.key}"  # redis_scaler.go metric name
-            out.append(ExternalMetric(name, read(t, src), t.target, t.metric_type))
+            value = read(t, _source(t, live, cached))
+            out.append(ExternalMetric(name, value, t.target, t.metric_type))
         return out
 
     def activity(self, metrics: Metrics) -> tuple[bool, str]:
@@ -102,14 +103,13 @@ class Keda:
         active, why = self.activity(metrics)
         idle = spec.idle_replicas
         if active:
+            self.last_active = now
             if current == 0 or (idle is not None and current < spec.min_replicas):
                 # scaleFromZeroOrIdle: minReplicaCount if > 0, else 1.
                 target = spec.min_replicas if spec.min_replicas > 0 else 1
-                self.last_active = now
                 return target, f"KEDA activated ({why})"
             # Already running: the HPA does 1 <-> N; this poll only refreshes lastActiveTime,
             # which is what the cooldown is measured from.
-            self.last_active = now
             return current, f"KEDA active ({why}); cooldown restarts"
         if (idle is not None and current > idle) or (current > 0 and spec.min_replicas == 0):
             # scaleToZeroOrIdle: strictly after the (initial) cooldown, and only on a poll.
