@@ -93,6 +93,9 @@ class HorizontalPodAutoscaler:
         self.min = min_replicas
         self.max = max_replicas
         self.behavior = behavior
+        # Scale events older than the longest policy period are never read again.
+        rules = (behavior.up, behavior.down) if behavior is not None else ()
+        self._longest_period = max((p.period for r in rules for p in r.policies), default=0)
         self.recommendations: list[tuple[float, int]] | None = None
         self.up_events: Events = []
         self.down_events: Events = []
@@ -140,11 +143,7 @@ class HorizontalPodAutoscaler:
         if self.behavior is not None and desired != current:
             events = self.up_events if desired > current else self.down_events
             events.append((now, abs(desired - current)))
-            longest = max(
-                (p.period for r in (self.behavior.up, self.behavior.down) for p in r.policies),
-                default=0,
-            )
-            events[:] = [(ts, d) for ts, d in events if ts > now - longest]
+            events[:] = [(ts, d) for ts, d in events if ts > now - self._longest_period]
         return desired
 
     def _legacy(self, now: float, current: int, raw: int) -> tuple[int, str]:
