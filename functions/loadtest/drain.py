@@ -30,12 +30,9 @@ class Drain:
         self.concurrency = concurrency
         self.window = concurrency * 8
         self.finished = 0
-        self.started_at: float | None = None
-        self.ended_at: float | None = None
 
     async def run(self, client: httpx.AsyncClient) -> None:
-        self.started_at = self.clock.now()
-        deadline = self.started_at + self.timeout
+        deadline = self.clock.now() + self.timeout
         slots = asyncio.Semaphore(self.concurrency)
         cursor = 0
         while self.pending and self.clock.now() < deadline:
@@ -52,7 +49,6 @@ class Drain:
             last_seen = arrival.status or "unknown"
             arrival.status = "lost"
             arrival.error = arrival.error or f"still {last_seen} after --drain-timeout"
-        self.ended_at = self.clock.now()
 
     async def _poll(self, client: httpx.AsyncClient, slots: asyncio.Semaphore, a: Arrival) -> bool:
         async with slots:

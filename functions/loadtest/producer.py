@@ -55,8 +55,6 @@ class Producer:
         self.slot_waits = 0  # requests that found every slot taken when they were due
         self.max_send_delay = 0.0  # how late the latest request went out, seconds
         self.answered = 0  # invocations with a final answer (accepted or rejected)
-        self.accepted = 0
-        self.rejected = 0
         self._slots = asyncio.Semaphore(config.max_in_flight)
 
     def client(self) -> httpx.AsyncClient:
@@ -154,13 +152,11 @@ class Producer:
             return
         for item, invocation_id in zip(items, ids, strict=True):
             item.outcome, item.id = "accepted", str(invocation_id)
-        self.accepted += len(items)
         self.answered += len(items)
 
     def _reject(self, items: list[Arrival], reason: str) -> None:
         for item in items:
             item.outcome, item.reason = "rejected", reason
-        self.rejected += len(items)
         self.answered += len(items)
 
 
