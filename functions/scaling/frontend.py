@@ -97,8 +97,7 @@ class Frontend:
 
     def _apply(self, t: float, d: KpaDecision) -> None:
         self.decisions.append(d)
-        self.pod_seconds += self.pods * (t - self._pods_since)
-        self._pods_since = t
+        self._count_pod_seconds(t)
         want = d.replicas
         while self.pods < want:
             self._ids += 1
@@ -146,9 +145,13 @@ class Frontend:
             self.enqueue(t)
         self.buffer = []
 
+    def _count_pod_seconds(self, t: float) -> None:
+        """Call just before the number of API pods changes (and at the end)."""
+        self.pod_seconds += self.pods * (t - self._pods_since)
+        self._pods_since = t
+
     def finish(self, end: float) -> None:
-        self.pod_seconds += self.pods * (end - self._pods_since)
-        self._pods_since = end
+        self._count_pod_seconds(end)
 
     def summary(self) -> dict[str, Any]:
         return {
