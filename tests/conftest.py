@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -50,32 +51,28 @@ def own_redis() -> Iterator[RedisServer]:
     server.close()
 
 
-@pytest.fixture
-def api_factory() -> Iterator[Callable[..., Proc]]:
+def _factory(start: Callable[..., Proc]) -> Iterator[Callable[..., Proc]]:
+    """Start processes with `start`; stop every one of them when the test ends."""
     started: list[Proc] = []
 
-    def make(redis_url: str, **settings: str) -> Proc:
-        proc = start_api(redis_url, **settings)
+    def make(*args: Any, **settings: str) -> Proc:
+        proc = start(*args, **settings)
         started.append(proc)
         return proc
 
     yield make
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def api_factory() -> Iterator[Callable[..., Proc]]:
+    yield from _factory(start_api)
 
 
 @pytest.fixture
 def worker_factory() -> Iterator[Callable[..., Proc]]:
-    started: list[Proc] = []
-
-    def make(redis_url: str, *celery_args: str, **settings: str) -> Proc:
-        proc = start_worker(redis_url, *celery_args, **settings)
-        started.append(proc)
-        return proc
-
-    yield make
-    for proc in started:
-        proc.stop()
+    yield from _factory(start_worker)
 
 
 @pytest.fixture

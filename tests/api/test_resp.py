@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Iterator
 
 import pytest
+import redis
 
 from functions.api.resp import Address, Client, ReplyError, Script
-from functions.localredis import NoRedis, RedisServer, free_port
+from functions.localredis import RedisServer, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -73,19 +72,9 @@ async def test_scripts_fall_back_to_eval_after_a_script_flush(redis_url: str) ->
 
 
 @pytest.fixture
-def password_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-    except NoRedis as exc:
-        pytest.skip(f"needs redis-server: {exc}")
-    subprocess.run(
-        ["redis-cli", "-p", str(server.port), "CONFIG", "SET", "requirepass", "s3cret"],
-        check=True,
-        capture_output=True,
-    )
-    yield server
-    server.close()
+def password_redis(own_redis: RedisServer) -> RedisServer:
+    redis.Redis.from_url(own_redis.url).config_set("requirepass", "s3cret")
+    return own_redis
 
 
 async def test_auth_and_database_selection(password_redis: RedisServer) -> None:

@@ -14,18 +14,19 @@ import pytest
 import redis
 
 from functions.localredis import RedisServer, free_port, reachable
-from tests.support.processes import ROOT, wait_until
+from tests.support.processes import ROOT, get_ok, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
+def _spawn_dev(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`spillway dev` in its own process group (so a test can signal all of it), and its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing there: dev starts its own
+    env["REDIS_URL"] = redis_url
     env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "dev", "--port", str(port)],
+        [sys.executable, "-m", "functions.cli", "dev", "--port", str(port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -33,16 +34,15 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
         text=True,
         start_new_session=True,
     )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
+    # Nothing answers at this REDIS_URL: dev starts its own Redis.
+    proc, base = _spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
+    port = base.rsplit(":", 1)[1]
     try:
-        base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(ready, 60, "spillway dev to serve")
+        wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
         deadline = time.monotonic() + 60
         while True:
             response = httpx.post(
@@ -71,32 +71,9 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
 
 
 def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env["REDIS_URL"] = own_redis.url
-    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "functions.cli",
-            "dev",
-            "--fast",
-            "--port",
-            str(port),
-            "--max-workers",
-            "3",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _spawn_dev(own_redis.url, "--fast", "--max-workers", "3")
     try:
-        wait_until(lambda: _ready(base), 60, "spillway dev --fast to serve")
+        wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev --fast to serve")
         items = [{"seconds": 1.5} for _ in range(24)]
         response = httpx.post(f"{base}/v1/functions/sleep/invocations/batch", json={"items": items})
         assert response.status_code == 202
@@ -126,10 +103,3 @@ def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: Redi
             proc.wait()
     assert "FAST mode" in output
     assert proc.returncode == 0, output[-3000:]
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

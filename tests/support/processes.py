@@ -111,7 +111,7 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{detail}")
 
 
-def _get_ok(url: str) -> bool:
+def get_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
@@ -124,7 +124,7 @@ def start_api(redis_url: str, **settings: str) -> Proc:
         "api", ["api", "--port", str(port), "--host", "127.0.0.1"], base_env(redis_url, **settings)
     )
     proc.url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _get_ok(f"{proc.url}/healthz"), 30, "the API to start", proc)
+    wait_until(lambda: get_ok(f"{proc.url}/healthz"), 30, "the API to start", proc)
     return proc
 
 
@@ -136,5 +136,5 @@ def start_worker(redis_url: str, *celery_args: str, **settings: str) -> Proc:
         args += ["--", *celery_args]
     proc = spawn("worker", args, base_env(redis_url, **settings))
     proc.url = f"http://127.0.0.1:{settings['SPILLWAY_WORKER_HTTP_PORT']}"
-    wait_until(lambda: _get_ok(f"{proc.url}/healthz"), 60, "the worker to consume", proc)
+    wait_until(lambda: get_ok(f"{proc.url}/healthz"), 60, "the worker to consume", proc)
     return proc
