@@ -93,10 +93,11 @@ def _apply_one(spec: dict[str, Any], key: str, value: str) -> None:
     advanced: dict[str, Any] = spec.get("advanced") or {}
     if key in _MODIFIER_KEYS or key.startswith(("scaleUp.", "scaleDown.")):
         advanced = spec.setdefault("advanced", {})
+    name, _, field = key.rpartition(".")  # NAME.listLength: NAME may itself hold dots
+    direction, _, rule = key.partition(".")  # scaleUp.policies
     if key in _SPEC_INTS:
         spec[key] = _whole(value, key)
-    elif key.rpartition(".")[2] in _TRIGGER_KEYS:
-        name, _, field = key.rpartition(".")
+    elif field in _TRIGGER_KEYS:
         _check_number(value, key)
         triggers = [t for t in spec.get("triggers") or [] if not name or t.get("name") == name]
         if not triggers:
@@ -114,18 +115,17 @@ def _apply_one(spec: dict[str, Any], key: str, value: str) -> None:
             advanced.pop("scalingModifiers", None)
         else:
             (advanced.get("horizontalPodAutoscalerConfig") or {}).pop("behavior", None)
-    elif key.partition(".")[0] in ("scaleUp", "scaleDown") and key.partition(".")[2] in _RULE_KEYS:
-        direction, _, field = key.partition(".")
+    elif direction in ("scaleUp", "scaleDown") and rule in _RULE_KEYS:
         hpa = advanced.setdefault("horizontalPodAutoscalerConfig", {})
         rules = hpa.setdefault("behavior", {}).setdefault(direction, {})
-        if field == "policies":
-            rules[field] = _policies(value, key)
-        elif field == "selectPolicy":
-            rules[field] = value
-        elif field == "tolerance":
-            rules[field] = _check_number(value, key)
+        if rule == "policies":
+            rules[rule] = _policies(value, key)
+        elif rule == "selectPolicy":
+            rules[rule] = value
+        elif rule == "tolerance":
+            rules[rule] = _check_number(value, key)
         else:
-            rules[field] = _whole(value, key)
+            rules[rule] = _whole(value, key)
     else:
         check_key(key)
 
