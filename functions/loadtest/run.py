@@ -20,7 +20,13 @@ from functions.loadtest.profiles import Profile, arrivals
 from functions.loadtest.progress import Display
 from functions.loadtest.records import Clock
 from functions.loadtest.sampler import Sampler
-from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource, Source
+from functions.loadtest.sources import (
+    ApiMetricsSource,
+    KubeSource,
+    KubeUnavailable,
+    RedisSource,
+    Source,
+)
 from functions.loadtest.summary import RunFacts
 
 
@@ -78,8 +84,6 @@ def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
     sources: list[Source] = []
     notes: list[str] = []
     if config.kube_deployment is not None:
-        from functions.loadtest.sources import KubeUnavailable
-
         try:
             sources.append(KubeSource(*config.kube_deployment))
         except KubeUnavailable as exc:
@@ -158,6 +162,7 @@ def execute(config: LoadConfig) -> dict[str, Any]:
     sampler = Sampler(sources, clock, config.sample_interval)
     with sampler, Display(config.progress) as display:
         asyncio.run(_phases(config, producer, sampler, display, clock))
+    dev_scaler = _dev_scaler(sources)
     facts = RunFacts(
         config=_describe(config, run_id, clock),
         pod_target=config.pod_target,
@@ -165,8 +170,8 @@ def execute(config: LoadConfig) -> dict[str, Any]:
         peak_in_flight_requests=producer.peak_in_flight,
         slot_waits=producer.slot_waits,
         max_send_delay_s=producer.max_send_delay,
-        replicas_source=_replicas_source(config, sources),
-        dev_scaler=_dev_scaler(sources),
+        replicas_source=_replicas_source(config, dev_scaler),
+        dev_scaler=dev_scaler,
         sampler_errors=sampler.errors(),
         notes=notes,
     )
@@ -188,10 +193,9 @@ def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
     return None
 
 
-def _replicas_source(config: LoadConfig, sources: list[Source]) -> str | None:
+def _replicas_source(config: LoadConfig, scaler: dict[str, Any] | None) -> str | None:
     if config.kube_deployment is not None:
         return "kubernetes:" + "/".join(config.kube_deployment)
-    scaler = _dev_scaler(sources)
     if scaler is not None:
         return "spillway dev (local scaler" + (", --fast)" if scaler["fast"] else ")")
     return None

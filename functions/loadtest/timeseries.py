@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from functions.loadtest.metrics import percentile
+from functions.loadtest.metrics import QUANTILES, percentile
 from functions.loadtest.records import Arrival, RequestRecord
 
 MAX_BUCKETS = 150
@@ -71,6 +71,6 @@ def timeseries(
         if bucket is not None and r.status is not None:
             bucket._submit.append(r.answered_t - r.sent_t)
     for b in buckets:
-        b.submit_p50, b.submit_p95, b.submit_p99 = (percentile(b._submit, q) for q in (50, 95, 99))
-        b.e2e_p50, b.e2e_p95, b.e2e_p99 = (percentile(b._e2e, q) for q in (50, 95, 99))
+        b.submit_p50, b.submit_p95, b.submit_p99 = (percentile(b._submit, q) for q in QUANTILES)
+        b.e2e_p50, b.e2e_p95, b.e2e_p99 = (percentile(b._e2e, q) for q in QUANTILES)
     return buckets
