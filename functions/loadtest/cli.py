@@ -90,7 +90,8 @@ def cmd_load(args: argparse.Namespace) -> None:
         arrivals(profile)  # a schedule that cannot be built fails here, before anything starts
     except ProfileError as exc:
         _fail(str(exc))
-    if args.kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
+    kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
+    if kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
         from functions.loadtest.sources import KUBE_MISSING
 
         _fail(KUBE_MISSING)
@@ -118,7 +119,7 @@ def cmd_load(args: argparse.Namespace) -> None:
         key_prefix=args.key_prefix,
         pool=args.pool,
         queue=args.queue,
-        kube_deployment=_kube(args.kube_deployment),
+        kube_deployment=kube_deployment,
         sample_interval=args.sample_interval,
         pod_target=args.pod_target,
         drain_timeout=args.drain_timeout,
