@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     )
     RETRY_AFTER: int = Field(default=5, ge=1, description="Retry-After on 503 (Redis down).")
     BACKLOG_RETRY_AFTER: int = Field(default=2, ge=1, description="Retry-After on 429.")
+    OPENTELEMETRY: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry spans and metrics for HTTP requests, sent "
+        "to the providers the process configures. Off, FastAPI skips looking for a provider on "
+        "every request; the Prometheus metrics are always on.",
+    )
 
     # --- worker ---------------------------------------------------------------------------
     QUEUES: Annotated[list[str], NoDecode] = Field(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 
 import redis
 from celery import Celery
 
 from functions.builtins import ProcessDataInput
-from functions.protocol import MessageBuilder
+from functions.protocol import MessageBuilder, new_id
 from functions.registry import registry
 
 VARIABLE = {"origin", "delivery_tag", "reply_to"}
@@ -66,3 +67,14 @@ def test_argsrepr_is_truncated_like_celery() -> None:
     assert len(message["headers"]["argsrepr"]) <= 1024
     body = json.loads(base64.b64decode(message["body"]))
     assert body[0] == [{"d": "x" * 5000}]
+
+
+def test_ids_are_random_version_4_uuids() -> None:
+    ids = [new_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    # All four variant digits and every hex digit elsewhere turn up: the bits are random.
+    assert {text[19] for text in ids} == set("89ab")
+    assert set("".join(ids).replace("-", "")) == set("0123456789abcdef")

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from functions import registry as registry_module
 from functions.api import problems
@@ -19,7 +20,7 @@ from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
-from functions.api.routes import catalog, health, invocations, metrics
+from functions.api.routes import catalog, health, invocations, invoke, metrics
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
 
@@ -52,13 +53,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await redis.aclose()
 
 
+# FastAPI's native OpenTelemetry looks up the global providers on every request unless it is
+# switched off here (fastapi/telemetry/_asgi.py, NativeTelemetry.enabled).
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 app = FastAPI(
     title="Spillway",
     version="1.0.0",
     description="Invoke typed Python functions asynchronously: 202 + an id, then poll.",
     lifespan=lifespan,
+    telemetry=None if settings.OPENTELEMETRY else _NO_TELEMETRY,
+    # Routes match in order: the submit routes first, they carry the traffic.
+    routes=invoke.routes,
 )
-# Starlette matches routes in order: the submit routes first, they carry the traffic.
 app.include_router(invocations.router)
 app.include_router(catalog.router)
 app.include_router(health.router)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Generic, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SUBMITTED = Counter(
@@ -33,6 +35,32 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """`metric.labels(...)` looked up once per label set, for the per-request paths.
+
+    `labels()` validates and locks on every call, which costs more than the increment itself;
+    the label sets here are bounded (registered functions, queues, route templates, statuses).
+    """
+
+    def __init__(self, metric: M) -> None:
+        self.metric: M = metric
+        self._cache: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self.metric.labels(*values)
+        return child
+
+
+submitted = Children(SUBMITTED)
+queue_depth = Children(QUEUE_DEPTH)
+_requests = Children(HTTP_REQUESTS)
+_latency = Children(HTTP_LATENCY)
 
 
 class HttpMetricsMiddleware:
@@ -63,5 +91,5 @@ class HttpMetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - start)
+            _requests(method, template, str(status)).inc()
+            _latency(method, template).observe(time.perf_counter() - start)

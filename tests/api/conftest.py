@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis
 
-from functions.api.deps import get_submitter, settings_dependency
+from functions.api.deps import get_submitter
 from functions.api.main import app, redis_client, registry
 from functions.api.resp import Client
 from functions.api.submit import Submitter
@@ -36,9 +36,8 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
         client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         clients.append(client)
         submitter = Submitter(client, settings, registry)
-        app.dependency_overrides[settings_dependency] = lambda: settings
         app.dependency_overrides[get_submitter] = lambda: submitter
-        app.state.submitter = submitter  # the submit routes read it directly (deps.hot_submitter)
+        app.state.submitter = submitter  # the submit routes read it directly (routes/invoke.py)
         return settings
 
     apply.clients = clients  # type: ignore[attr-defined]  # closed by `client`, in the loop

@@ -1,0 +1,238 @@
+"""Submitting invocations: the two routes that carry the traffic.
+
+They are plain Starlette routes, matched before FastAPI's routers, because FastAPI's per-request
+machinery (included-router matching, parameter and dependency solving, its response wrappers)
+cost as much as everything else on the submit path together (profiled: docs/benchmarks.md). So
+they parse what they need themselves, read the submitter from `app.state` (tests swap it there,
+tests/api/conftest.py) and answer with pre-encoded bytes. Errors are raised as `Problem` and
+rendered by the app's exception handlers like everywhere else; the OpenAPI document describes
+both routes per function (functions/api/openapi.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
+from functions.api import metrics
+from functions.api.problems import Problem, validation_errors
+from functions.api.routes.invocations import read_record
+from functions.api.submit import (
+    Accepted,
+    BacklogFull,
+    IdempotencyConflict,
+    RedisUnavailable,
+    Submitter,
+)
+from functions.registry import FunctionSpec
+from functions.settings import Settings
+
+SINGLE_PATH = "/v1/functions/{name}/invocations"
+BATCH_PATH = "/v1/functions/{name}/invocations/batch"
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class BatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[Any]
+
+
+class HotRoute(Route):
+    """A Starlette route that records itself in the scope, as FastAPI's routes do.
+
+    The HTTP metrics label requests by `scope["route"].path`; FastAPI's router sets it for its own
+    routes only.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _spec(submitter: Submitter, name: str) -> FunctionSpec:
+    spec = submitter.registry.get(name)
+    if spec is None:
+        metrics.REJECTED.labels("(unknown)", "unknown_function").inc()
+        raise Problem(
+            404, f"no function named {name!r}", type_="urn:spillway:problem:unknown-function"
+        )
+    return spec
+
+
+def _submission(request: Request) -> tuple[Submitter, FunctionSpec, str | None]:
+    """What both routes check first: the function, a JSON body, the Idempotency-Key."""
+    submitter: Submitter = request.app.state.submitter
+    spec = _spec(submitter, request.path_params["name"])
+    headers = request.headers
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        metrics.REJECTED.labels(spec.name, "unsupported_media_type").inc()
+        raise Problem(
+            415,
+            f"expected Content-Type: application/json, got {media_type or 'none'}",
+            headers={"Accept-Post": "application/json"},
+        )
+    key = headers.get("idempotency-key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise Problem(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+    return submitter, spec, key
+
+
+def _wait(request: Request, settings: Settings) -> float | None:
+    if not request.scope["query_string"]:  # the common case: skip parsing an empty query
+        return None
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return None
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= settings.MAX_WAIT:  # also refuses nan
+        raise Problem(
+            422,
+            f"wait must be a number of seconds from 0 to at most {settings.MAX_WAIT:g}",
+            errors=[{"path": "/query/wait", "message": "out of range", "type": "value_error"}],
+        )
+    return wait
+
+
+async def _enqueue(
+    submitter: Submitter, spec: FunctionSpec, payloads: list[str], idempotency_key: str | None
+) -> Accepted:
+    settings = submitter.settings
+    try:
+        accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+    except RedisUnavailable as exc:
+        metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
+        raise Problem(
+            503,
+            "the queue is unavailable; nothing was enqueued",
+            type_="urn:spillway:problem:queue-unavailable",
+            headers={"Retry-After": str(settings.RETRY_AFTER)},
+        ) from exc
+    except BacklogFull as exc:
+        metrics.REJECTED.labels(spec.name, "backlog").inc(len(payloads))
+        metrics.QUEUE_DEPTH.labels(spec.queue).set(exc.depth)
+        limit = spec.max_backlog or settings.MAX_BACKLOG
+        raise Problem(
+            429,
+            f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {limit}",
+            type_="urn:spillway:problem:backlog-full",
+            headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
+        ) from exc
+    except IdempotencyConflict as exc:
+        metrics.REJECTED.labels(spec.name, "conflict").inc()
+        raise Problem(
+            409,
+            "this Idempotency-Key was used with a different body",
+            type_="urn:spillway:problem:idempotency-conflict",
+        ) from exc
+    if not accepted.replayed:
+        metrics.submitted(spec.name).inc(len(payloads))
+        metrics.queue_depth(spec.queue).set(accepted.depth)
+    return accepted
+
+
+async def invoke(request: Request) -> Response:
+    """Validate the body against the function's input model and enqueue it (202 + id)."""
+    submitter, spec, idempotency_key = _submission(request)
+    settings = submitter.settings
+    wait = _wait(request, settings)
+    try:
+        payload = spec.input_model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        metrics.REJECTED.labels(spec.name, "invalid").inc()
+        raise Problem(
+            422,
+            f"invalid input for {spec.name!r}",
+            type_="urn:spillway:problem:invalid-input",
+            errors=validation_errors(exc.errors(include_input=False)),
+        ) from exc
+    accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key)
+    invocation_id = accepted.ids[0]
+    status_url = f"/v1/invocations/{invocation_id}"
+    headers = {"Location": status_url}
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if wait:
+        try:
+            finished = await submitter.wait(invocation_id, wait)
+        except RedisUnavailable:
+            # Accepted already: answer 202 and let the client poll, rather than fail the submit.
+            finished = None
+        if finished is not None:
+            return _json(200, json.dumps(finished).encode(), headers)
+    status = "queued"
+    if accepted.replayed:
+        record = await read_record(submitter, invocation_id)
+        status = record["status"] if record else status
+    # Nothing here needs escaping (ids are [0-9a-f-], names [a-z0-9-] by the registry's rule,
+    # the status a fixed word), so the body is formatted rather than run through json.dumps.
+    body = (
+        f'{{"id":"{invocation_id}","function":"{spec.name}",'
+        f'"status":"{status}","status_url":"{status_url}"}}'
+    )
+    return _json(202, body.encode(), headers)
+
+
+async def invoke_batch(request: Request) -> Response:
+    """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
+    submitter, spec, idempotency_key = _submission(request)
+    settings = submitter.settings
+    try:
+        batch = BatchBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise Problem(
+            422,
+            'the body must be {"items": [...]}',
+            type_="urn:spillway:problem:invalid-input",
+            errors=validation_errors(exc.errors(include_input=False)),
+        ) from exc
+    if not 1 <= len(batch.items) <= settings.MAX_BATCH:
+        raise Problem(422, f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}")
+    payloads: list[str] = []
+    errors: list[dict[str, Any]] = []
+    bad: list[int] = []
+    for index, item in enumerate(batch.items):
+        try:
+            payloads.append(spec.input_model.model_validate(item).model_dump_json())
+        except ValidationError as exc:
+            bad.append(index)
+            errors.extend(
+                validation_errors(exc.errors(include_input=False), loc_prefix=("items", index))
+            )
+    if bad:
+        metrics.REJECTED.labels(spec.name, "invalid").inc(len(batch.items))
+        shown = ", ".join(map(str, bad[:20])) + (" ..." if len(bad) > 20 else "")
+        raise Problem(
+            422,
+            f"{len(bad)} of {len(batch.items)} items are invalid (indexes {shown}); "
+            "nothing was enqueued",
+            type_="urn:spillway:problem:invalid-input",
+            invalid_indexes=bad,
+            errors=errors,
+        )
+    accepted = await _enqueue(submitter, spec, payloads, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
+    return _json(202, json.dumps({"ids": accepted.ids}).encode(), headers)
+
+
+routes: list[BaseRoute] = [
+    HotRoute(SINGLE_PATH, invoke, methods=["POST"], include_in_schema=False),
+    HotRoute(BATCH_PATH, invoke_batch, methods=["POST"], include_in_schema=False),
+]
