@@ -111,9 +111,11 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # A task that lost its broker connection cannot be acked; cancel it rather than let the
         # redelivered copy run in parallel (planned default in Celery 6).
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        # Events for Flower (`celery -A functions.worker.app flower`).
+        # Events for Flower (`celery -A functions.worker.app flower`), published in batches by
+        # our consumer rather than up to three round trips per task (functions/worker/consumer.py).
         "worker_send_task_events": True,
         "task_send_sent_event": True,
+        "worker_consumer": "functions.worker.consumer:Consumer",
         "task_default_queue": registry_module.DEFAULT_QUEUE,
         "task_queues": [Queue(name, routing_key=name) for name in queues],
         "task_routes": {spec.task_name: {"queue": spec.queue} for spec in registry},
