@@ -2,7 +2,8 @@
 
 Not part of bench/run. Each variant runs in the same rounds as the unchanged worker (rotated
 order, the harness of bench/worker.py), so its effect is a same-run ratio: Spillway, Spillway
-without task events, with prefetch (multiplier 4), with both, and plain Celery.
+without task events, with Celery's unbatched events, with prefetch (multiplier 4), with both,
+and plain Celery.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench.common import (
     Proc,
     boost,
     child_env,
-    clean_round,
+    clean_run,
     redis_server,
     rotate,
     summary,
@@ -35,6 +36,8 @@ from functions.localredis import free_port
 WORKER_VARIANTS: dict[str, dict[str, Any] | None] = {
     "spillway": {},
     "spillway-no-events": {"worker_send_task_events": False},
+    # Celery's own consumer: task events published on the next loop turn, not batched.
+    "spillway-unbatched-events": {"worker_consumer": "celery.worker.consumer:Consumer"},
     "spillway-prefetch": {"worker_disable_prefetch": False, "worker_prefetch_multiplier": 4},
     "spillway-no-events-prefetch": {
         "worker_send_task_events": False,
@@ -89,7 +92,8 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
                             ),
                         )
                     kind = "spillway" if overrides is not None else "plain-celery"
-                    res, foreign, _ = clean_round(
+                    # Repeated when other processes took the server's CPU, as in bench/run.
+                    res = clean_run(
                         name,
                         lambda kind=kind, command=command: worker.one_run(
                             kind, client, server.url, config, cpus, api_port, command
@@ -99,7 +103,7 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
                     results[name].append(res["tasks_per_s"])
                     print(
                         f"  round {r + 1} {name:28s} {res['tasks_per_s']:6.0f} tasks/s "
-                        f"others {foreign:.0f}%"
+                        f"others-on-cpu {res['others_on_server_cpu_pct']:.1f}%"
                     )
         finally:
             api.stop()

@@ -25,3 +25,16 @@ def body() -> bytes:
 
 def batch_body(size: int = BATCH_SIZE) -> bytes:
     return json.dumps({"items": [PAYLOAD] * size}, separators=(",", ":")).encode()
+
+
+def ceiling_message() -> str:
+    """The message Spillway enqueues for `body()`, built once with Spillway's own builder, so the
+    ceilings push exactly as many bytes as Spillway does."""
+    from functions import builtins  # noqa: F401  (registers the functions)
+    from functions.protocol import MessageBuilder, new_id
+    from functions.registry import registry
+
+    spec = registry.get(FUNCTION)
+    assert spec is not None
+    payload_json = spec.input_model.model_validate_json(body()).model_dump_json()
+    return MessageBuilder(spec, spec.queue).build(new_id(), payload_json)

@@ -56,11 +56,12 @@ APPS: dict[str, App] = {
     "spillway": App("functions.api.main:app", payloads.SUBMIT_PATH, "spillway"),
     "baseline": App("bench.apps.naive:app", payloads.SUBMIT_PATH, "celery"),
     "ceiling": App("bench.apps.ceiling:app", payloads.SUBMIT_PATH, "ceiling"),
+    "ceiling-resp": App("bench.apps.ceiling_resp:app", payloads.SUBMIT_PATH, "ceiling"),
     "spillway-batch": App(
         "functions.api.main:app", payloads.BATCH_PATH, "spillway", payloads.BATCH_SIZE
     ),
 }
-ORDER = ["spillway", "baseline", "ceiling", "spillway-batch"]
+ORDER = ["spillway", "baseline", "ceiling", "ceiling-resp", "spillway-batch"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,8 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     "order": order,
                     "throughput_vs_baseline": s["rps"] / b["rps"],
                     "throughput_vs_ceiling": s["rps"] / c["rps"],
+                    # Informative: the same ceiling on Spillway's RESP client.
+                    "throughput_vs_ceiling_resp": s["rps"] / current["ceiling-resp"]["rps"],
                     "p99_vs_baseline": s["p99_us"] / b["p99_us"],
                     "batch_vs_single": current["spillway-batch"]["invocations_per_s"] / s["rps"],
                     "clean": all_clean(current.values()),
@@ -218,6 +221,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
         for key in (
             "throughput_vs_baseline",
             "throughput_vs_ceiling",
+            "throughput_vs_ceiling_resp",
             "p99_vs_baseline",
             "batch_vs_single",
         )
