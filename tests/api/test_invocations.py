@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import redis
+from openapi_spec_validator import validate
 
 from functions import keys
 from functions.localredis import free_port
@@ -302,6 +303,23 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
     schema_ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = doc["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert schema["properties"]["milliseconds"]["maximum"] == 60_000
-    assert {"202", "404", "413", "415", "422", "429", "503"} <= set(op["responses"])
+    assert {"200", "202", "404", "413", "415", "422", "429", "503"} <= set(op["responses"])
+    assert op["responses"]["202"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/InvocationAccepted"
+    }
+    problem = op["responses"]["429"]["content"]["application/problem+json"]["schema"]["$ref"]
+    assert doc["components"]["schemas"][problem.rsplit("/", 1)[1]]["required"] == [
+        "title",
+        "status",
+        "detail",
+    ]
+    assert {p["name"] for p in op["parameters"]} == {"Idempotency-Key", "wait"}
     assert "/v1/functions/{name}/invocations" not in doc["paths"]
-    assert "/v1/functions/echo/invocations/batch" in doc["paths"]
+    batch = doc["paths"]["/v1/functions/echo/invocations/batch"]["post"]
+    assert batch["operationId"] == "invoke_echo_batch"
+    assert "BatchAccepted" in batch["responses"]["202"]["content"]["application/json"]["schema"][
+        "$ref"
+    ]
+    # One document every OpenAPI tool accepts: valid against the OpenAPI 3.1 schema, and every
+    # $ref resolves.
+    validate(doc)
