@@ -176,6 +176,10 @@ async def test_unknown_invocation_is_404(client: httpx.AsyncClient) -> None:
 async def test_unknown_route_and_method_are_problems(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v2/nothing"), 404)
     assert_problem(await client.delete("/v1/functions"), 405)
+    # The submit routes are plain Starlette routes: the same 405, with Allow.
+    response = await client.get("/v1/functions/echo/invocations")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "POST"
 
 
 class TestIdempotency:
