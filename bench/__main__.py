@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, e2e, report, scaleout, simspeed, submit, worker
+from bench import capacity, coldstart, e2e, report, scaleout, simspeed, submit, worker
 from bench.common import (
     LOGS,
     OTHERS_LIMIT_PCT,
@@ -31,7 +31,7 @@ from bench.common import (
     priority,
 )
 
-SECTIONS = ("submit", "coldstart", "worker", "e2e", "simulate", "scaleout")
+SECTIONS = ("submit", "capacity", "coldstart", "worker", "e2e", "simulate", "scaleout")
 QUIET_BUSY_PCT = 20.0
 
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
     for tool in ("wrk", "redis-server"):
-        if "submit" in only or tool == "redis-server":
+        if {"submit", "capacity"} & set(only) or tool == "redis-server":
             if shutil.which(tool) is None:
                 parser.error(f"{tool} is not on PATH (bench/run installs it)")
 
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         configs: dict[str, Any] = {
             "submit": submit.Config(rounds=2, duration=3, warmup=1),
+            "capacity": capacity.Config(levels=(1, 4, 16, 64), rounds=1, duration=2),
             "coldstart": coldstart.Config(runs=5, importtime_reps=2),
             "worker": worker.Config(rounds=2, messages=400),
             "e2e": e2e.Config(runs=2, invocations=25),
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         configs = {
             "submit": submit.Config(rounds=4, duration=8, warmup=2),
+            "capacity": capacity.Config(),
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
             "worker": worker.Config(rounds=5, messages=2000),
             "e2e": e2e.Config(runs=5, invocations=50),
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
+        "capacity": capacity.run,
         "coldstart": coldstart.run,
         "worker": worker.run_levels,
         "e2e": e2e.run,

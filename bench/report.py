@@ -150,6 +150,27 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", *_head("per-round ratio", "median (min-max)")]
         for key, stat in sub["ratios"].items():
             lines.append(f"| {key} | {_s(stat)} |")
+    if cap := result.get("capacity"):
+        cfg = cap["config"]
+        knee = cap["knee"]
+        lines += [
+            "",
+            "## API capacity (one `spillway api` process, requests in flight)",
+            "",
+            f"wrk -t1 with N connections (closed loop: N requests in flight), {cfg['rounds']} "
+            f"round(s) of {cfg['duration']} s per level after {cfg['warmup']} s warm-up; "
+            "medians. The knee is the smallest N reaching "
+            f"{cfg['knee_share']:.0%} of the best throughput: **{knee['in_flight']} in flight, "
+            f"{knee['rps']:,.0f} req/s at {knee['mean_ms']:.2f} ms mean** (best "
+            f"{cap['best_rps']:,.0f} req/s). knative/service.yaml derives its `target` from it.",
+            "",
+            *_head("in flight", "req/s", "mean ms", "p99 ms", "non-2xx"),
+        ]
+        for n, level in cap["levels"].items():
+            lines.append(
+                f"| {n} | {level['rps']:,.0f} | {level['mean_ms']:.2f} | {level['p99_ms']:.2f} "
+                f"| {level['non_2xx']} |"
+            )
     if cold := result.get("coldstart"):
         lines += [
             "",
