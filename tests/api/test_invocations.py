@@ -321,9 +321,10 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
     assert "/v1/functions/{name}/invocations" not in doc["paths"]
     batch = doc["paths"]["/v1/functions/echo/invocations/batch"]["post"]
     assert batch["operationId"] == "invoke_echo_batch"
-    assert "BatchAccepted" in batch["responses"]["202"]["content"]["application/json"]["schema"][
-        "$ref"
-    ]
+    assert (
+        "BatchAccepted"
+        in batch["responses"]["202"]["content"]["application/json"]["schema"]["$ref"]
+    )
     # One document every OpenAPI tool accepts: valid against the OpenAPI 3.1 schema, and every
     # $ref resolves.
     validate(doc)
