@@ -4,7 +4,8 @@ Task events stay on (Flower needs task-received, -started, -succeeded/-failed), 
 publishes the buffered ones on the next turn of the event loop (`Consumer.on_send_event_buffered`
 -> `hub.call_soon`). With prefetch disabled each turn holds one task, so that is up to three
 PUBLISH round trips to Redis per task, all on the consumer's path from one task to the next:
-with events on, the worker did about 40 % fewer echo tasks per second (docs/benchmarks.md).
+the worker did about a third fewer echo tasks per second than with events off
+(docs/benchmarks.md, "Where the time goes").
 Waiting a little lets one `task.multi` message (celery.events.dispatcher.EventDispatcher.flush)
 carry the events of every task in that window; Flower handles `task.multi` the same way.
 """
@@ -44,6 +45,9 @@ class Consumer(CeleryConsumer):
     def _flush_before_close(self) -> None:
         # Celery closes the dispatcher on stop and shutdown without sending what it buffered;
         # a failed send goes to the dispatcher's outbound buffer, which survives a reconnect.
+        # A timer lost with the old connection must not leave later events waiting for a full
+        # buffer, hence the reset.
+        self._flush_pending = False
         try:
             self._flush_events()
         except Exception:  # the connection may already be gone; events are best effort

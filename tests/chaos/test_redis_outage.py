@@ -12,11 +12,13 @@ import pytest
 
 from functions.localredis import RedisServer
 from tests.support.chaos import HEARTBEAT_MAX_AGE, Cell, timed, wait_for
+from tests.support.events import EventWatch
 from tests.support.processes import Proc
 
 pytestmark = pytest.mark.chaos
 
 FAST = 1.0  # seconds: the contract's "answered within ~1 s"
+EVENTS = ["task-received", "task-started", "task-succeeded"]
 
 
 def _status(url: str) -> int:
@@ -146,3 +148,11 @@ def _stopped_then_restarted(cell: Cell, server: RedisServer) -> None:
     )
     assert verdict.valid and len(verdict.succeeded) == 1, verdict.summary()
     assert "Connection to broker lost" in worker.log()
+
+    # Task events still reach Flower after the reconnect (batched by functions/worker/consumer.py).
+    watch = EventWatch(server.url)
+    after = http.post(f"{api.url}/v1/functions/slow/invocations", json={"key": "after"})
+    assert after.status_code == 202, after.text
+    seen = watch.collect({after.json()["id"]}, EVENTS, timeout=15)
+    watch.close()
+    assert seen == {after.json()["id"]: EVENTS}
