@@ -87,7 +87,7 @@ def cmd_load(args: argparse.Namespace) -> None:
         _fail(f"--out {args.out} already exists and is not an empty folder")
     profile = _profile(args)
     try:
-        arrivals(profile)  # a schedule that cannot be built fails here, before anything starts
+        times = arrivals(profile)  # a schedule that cannot be built fails here, before the run
     except ProfileError as exc:
         _fail(str(exc))
     kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
@@ -132,7 +132,7 @@ def cmd_load(args: argparse.Namespace) -> None:
         sim_args=args.sim_arg,
     )
     try:
-        summary = execute(config)
+        summary = execute(config, times)
     except (LoadError, ProfileError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -151,8 +151,10 @@ async def _phases(
         )
 
 
-def execute(config: LoadConfig) -> dict[str, Any]:
-    times = arrivals(config.profile)
+def execute(config: LoadConfig, times: list[float] | None = None) -> dict[str, Any]:
+    """Run the load test; `times` is the profile's schedule when the caller already built it."""
+    if times is None:
+        times = arrivals(config.profile)
     queue = preflight_queue(config)
     sources, notes = _sources(config, queue)
     config.out.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,6 @@ class ScalingController:
         self._polls = 0
         self._syncs = 0
         self._cached: Metrics | None = None  # the last poll's values, for useCachedMetrics
-        self.last: Decision | None = None  # the most recent decision that changed replicas
 
     @property
     def next_poll(self) -> float:
@@ -102,6 +101,4 @@ class ScalingController:
 
     def _apply(self, decision: Decision) -> Decision:
         self.replicas = decision.replicas
-        if decision.changed:
-            self.last = decision
         return decision
