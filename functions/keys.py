@@ -12,6 +12,7 @@ from __future__ import annotations
 
 UNACKED = "unacked"
 UNACKED_INDEX = "unacked_index"
+UNACKED_MUTEX = "unacked_mutex"
 
 
 def queue_key(prefix: str, queue: str) -> str:
@@ -28,6 +29,10 @@ def unacked_key(prefix: str, pool: str = "") -> str:
 
 def unacked_index_key(prefix: str, pool: str = "") -> str:
     return f"{prefix}{UNACKED_INDEX}{pool_suffix(pool)}"
+
+
+def unacked_mutex_key(prefix: str, pool: str = "") -> str:
+    return f"{prefix}{UNACKED_MUTEX}{pool_suffix(pool)}"
 
 
 def record_key(prefix: str, invocation_id: str) -> str:

@@ -28,7 +28,6 @@ class MessageBuilder:
     """Builds the LPUSH payload for one function; the constant parts are encoded once."""
 
     def __init__(self, spec: FunctionSpec, queue: str) -> None:
-        self.spec = spec
         timelimit = json.dumps([spec.time_limit, spec.soft_time_limit])
         # Headers in Celery's order; "id", "root_id" and "argsrepr" are filled per message.
         self._after_body = (

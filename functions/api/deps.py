@@ -1,9 +1,9 @@
-"""Dependencies, as `Annotated` aliases so tests can swap them with `app.dependency_overrides`.
+"""Dependencies, as `Annotated` aliases (`app.dependency_overrides` can swap them).
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, and
-three thread hops per request cost more than the rest of the submit path together. The submit
-routes (routes/invoke.py) take no dependencies and read `app.state.submitter` directly, so tests
-set that too (tests/api/conftest.py).
+three thread hops per request cost more than the rest of the submit path together. Both read
+`app.state.submitter` (the registry is the submitter's), as the submit routes (routes/invoke.py)
+do directly, so the project's tests swap the submitter there (tests/api/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ async def get_submitter(request: Request) -> Submitter:
 
 
 async def get_registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
+    submitter: Submitter = request.app.state.submitter
+    return submitter.registry
 
 
 SubmitterDep = Annotated[Submitter, Depends(get_submitter)]

@@ -39,7 +39,6 @@ def redis_client(url: str, timeout: float) -> Client:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
     app.state.submitter = Submitter(redis, settings, registry)
-    app.state.registry = registry
     app.state.initialised = True
     log.info(
         "spillway api ready to serve %d functions via %s",

@@ -22,7 +22,8 @@ QUEUE_DEPTH = Gauge(
 )
 IN_FLIGHT = Gauge(
     "spillway_in_flight",
-    "Delivered but unacknowledged tasks (the unacked hash) for this key prefix, as last seen.",
+    "Delivered but unacknowledged tasks in the default pool's unacked hash, as last seen "
+    "(pools set with SPILLWAY_POOL have their own).",
 )
 HTTP_REQUESTS = Counter(
     "spillway_http_requests_total",

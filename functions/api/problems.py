@@ -47,6 +47,16 @@ class Problem(Exception):
         self.extra = extra
 
 
+def queue_unavailable(detail: str, retry_after: int) -> Problem:
+    """The 503 for a Redis that did not answer, shared by the submit and read routes."""
+    return Problem(
+        503,
+        detail,
+        type_="urn:spillway:problem:queue-unavailable",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def problem_response(
     status: int,
     detail: str,

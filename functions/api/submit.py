@@ -46,8 +46,10 @@ if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
 return {1, depth + n, ''}
 """
 
-# OSError covers refused, reset and unreachable; EOFError an incomplete reply.
-REDIS_ERRORS = (OSError, EOFError, TimeoutError, asyncio.LimitOverrunError)
+# OSError covers refused, reset and unreachable, an incomplete reply (resp.Connection.roundtrip
+# turns it into ConnectionResetError) and the deadline (asyncio.timeout raises TimeoutError, an
+# OSError subclass); LimitOverrunError is a reply line longer than the stream's buffer limit.
+REDIS_ERRORS = (OSError, asyncio.LimitOverrunError)
 
 
 class RedisUnavailable(Exception):
@@ -55,9 +57,10 @@ class RedisUnavailable(Exception):
 
 
 class BacklogFull(Exception):
-    def __init__(self, depth: int) -> None:
-        super().__init__(depth)
+    def __init__(self, depth: int, limit: int) -> None:
+        super().__init__(depth, limit)
         self.depth = depth
+        self.limit = limit
 
 
 class IdempotencyConflict(Exception):
@@ -77,13 +80,7 @@ class Submitter:
         self.settings = settings
         self.registry = registry
         self._script = Script(_SUBMIT_LUA)
-        self._builders: dict[str, MessageBuilder] = {}
-
-    def builder(self, spec: FunctionSpec) -> MessageBuilder:
-        builder = self._builders.get(spec.name)
-        if builder is None:
-            builder = self._builders[spec.name] = MessageBuilder(spec, spec.queue)
-        return builder
+        self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a Redis operation under the API's deadline; failures become RedisUnavailable."""
@@ -105,7 +102,7 @@ class Submitter:
         idempotency_key: str | None = None,
     ) -> Accepted:
         prefix = self.settings.KEY_PREFIX
-        builder = self.builder(spec)
+        builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
         messages = [builder.build(i, p) for i, p in zip(ids, payloads_json, strict=True)]
         idem_key = ""
@@ -137,7 +134,7 @@ class Submitter:
         )
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
-            raise BacklogFull(depth)
+            raise BacklogFull(depth, max_backlog)
         if outcome == 2:
             prior_text = prior.decode() if isinstance(prior, bytes) else str(prior)
             prior_fp, _, prior_ids = prior_text.partition("|")

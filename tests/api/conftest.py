@@ -8,7 +8,6 @@ import httpx
 import pytest
 import redis
 
-from functions.api.deps import get_submitter
 from functions.api.main import app, redis_client, registry
 from functions.api.resp import Client
 from functions.api.submit import Submitter
@@ -36,13 +35,11 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
         client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         clients.append(client)
         submitter = Submitter(client, settings, registry)
-        app.dependency_overrides[get_submitter] = lambda: submitter
-        app.state.submitter = submitter  # the submit routes read it directly (routes/invoke.py)
+        app.state.submitter = submitter  # read by the routes and the dependencies (api/deps.py)
         return settings
 
     apply.clients = clients  # type: ignore[attr-defined]  # closed by `client`, in the loop
     yield apply
-    app.dependency_overrides.clear()
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ async def test_non_json_is_415(client: httpx.AsyncClient, content_type: str | No
 
 
 async def test_body_over_the_limit_is_413(
-    client: httpx.AsyncClient, use_settings: Callable[..., Settings], redis_client: redis.Redis
+    client: httpx.AsyncClient, redis_client: redis.Redis
 ) -> None:
     # The limit is enforced by middleware built at import; its default is SPILLWAY_MAX_BODY_BYTES.
     big = b'{"data": "' + b"x" * (1_048_576 + 10) + b'"}'

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from functions.api.deps import SubmitterDep
-from functions.api.problems import Problem
+from functions.api.problems import Problem, queue_unavailable
 from functions.api.schemas import Invocation, ProblemDetails
 from functions.api.submit import RedisUnavailable, Submitter
 
@@ -24,12 +24,7 @@ async def read_record(submitter: Submitter, invocation_id: str) -> dict[str, Any
     try:
         return await submitter.read(invocation_id)
     except RedisUnavailable as exc:
-        raise Problem(
-            503,
-            "the queue is unavailable",
-            type_="urn:spillway:problem:queue-unavailable",
-            headers={"Retry-After": str(submitter.settings.RETRY_AFTER)},
-        ) from exc
+        raise queue_unavailable("the queue is unavailable", submitter.settings.RETRY_AFTER) from exc
 
 
 @router.get(

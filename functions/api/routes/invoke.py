@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from functions.api import metrics
-from functions.api.problems import Problem, validation_errors
+from functions.api.problems import Problem, queue_unavailable, validation_errors
 from functions.api.routes.invocations import read_record
 from functions.api.submit import (
     Accepted,
@@ -119,19 +119,15 @@ async def _enqueue(
         accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
     except RedisUnavailable as exc:
         metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
-        raise Problem(
-            503,
-            "the queue is unavailable; nothing was enqueued",
-            type_="urn:spillway:problem:queue-unavailable",
-            headers={"Retry-After": str(settings.RETRY_AFTER)},
+        raise queue_unavailable(
+            "the queue is unavailable; nothing was enqueued", settings.RETRY_AFTER
         ) from exc
     except BacklogFull as exc:
         metrics.REJECTED.labels(spec.name, "backlog").inc(len(payloads))
         metrics.QUEUE_DEPTH.labels(spec.queue).set(exc.depth)
-        limit = spec.max_backlog or settings.MAX_BACKLOG
         raise Problem(
             429,
-            f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {limit}",
+            f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
             type_="urn:spillway:problem:backlog-full",
             headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
         ) from exc
