@@ -6,6 +6,7 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from celery import Celery
@@ -16,6 +17,7 @@ from functions import registry as registry_module
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
 from functions.worker import health, tasks
+from functions.worker.execution import backoff_delay
 
 
 class ConfigError(ValueError):
@@ -31,16 +33,17 @@ def check(settings: Settings, registry: Registry) -> None:
                 f"function {spec.name!r} has time_limit {spec.time_limit:g}s, not below "
                 f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: Redis would redeliver it while it still runs"
             )
-        # The longest delay the policy can produce (execution.backoff_delay: jitter only
-        # shortens it), not backoff_max, which a short policy never reaches.
-        longest_wait = min(
-            spec.retry.backoff * 2 ** (spec.retry.attempts - 2), spec.retry.backoff_max
-        )
-        if spec.retry.attempts > 1 and longest_wait >= vt:
-            raise ConfigError(
-                f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not "
-                f"below SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
+        if spec.retry.attempts > 1:
+            # The longest delay the policy can produce: the one before the last retry, without
+            # jitter (which only shortens it); not backoff_max, which a short policy never reaches.
+            longest_wait = backoff_delay(
+                dataclasses.replace(spec.retry, jitter=False), spec.retry.attempts - 2
             )
+            if longest_wait >= vt:
+                raise ConfigError(
+                    f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not below "
+                    f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
+                )
     if settings.SOFT_SHUTDOWN_TIMEOUT >= vt:
         raise ConfigError(
             "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT must be below SPILLWAY_VISIBILITY_TIMEOUT"
@@ -65,10 +68,10 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
     if settings.POOL:
         # The pool's own in-flight hash (and its sweep index and lock), so the pool's KEDA
         # trigger counts only its own work while every pool shares the API and the database.
-        suffix = keys.pool_suffix(settings.POOL)
-        transport["unacked_key"] = f"{keys.UNACKED}{suffix}"
-        transport["unacked_index_key"] = f"{keys.UNACKED_INDEX}{suffix}"
-        transport["unacked_mutex_key"] = f"unacked_mutex{suffix}"
+        # No prefix here: kombu applies global_keyprefix to these names itself.
+        transport["unacked_key"] = keys.unacked_key("", settings.POOL)
+        transport["unacked_index_key"] = keys.unacked_index_key("", settings.POOL)
+        transport["unacked_mutex_key"] = keys.unacked_mutex_key("", settings.POOL)
     if settings.KEY_PREFIX:
         # Prefixes the queue lists *and* `unacked`, so pools sharing a database count apart.
         transport["global_keyprefix"] = settings.KEY_PREFIX

@@ -75,16 +75,17 @@ def health(max_age: float, broker_answers: Callable[[], bool]) -> tuple[int, dic
 
 
 def broker_probe(url: str, timeout: float = 1.0) -> Callable[[], bool]:
-    def answers() -> bool:
-        import redis
+    import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    # One client for the worker's life: its pool reconnects a dropped connection on the next ping
+    # and is thread-safe, as the probe runs on the HTTP server's threads.
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+    def answers() -> bool:
         try:
             return bool(client.ping())
         except (redis.RedisError, OSError):
             return False
-        finally:
-            client.close()
 
     return answers
 
