@@ -8,7 +8,7 @@ One job per module:
     hpa.py         the HPA's sync: legacy rules (behavior unset) and behavior rules
     controller.py  ScalingController: KEDA polls + HPA syncs on one clock, with reasons
     knative.py     the Knative Pod Autoscaler (stable/panic windows, scale to zero)
-    manifests.py   ScaledObject / Knative Service from YAML, what-if overrides, kustomize patch
+    manifests.py   ScaledObject / Knative Service from YAML: a file or a rendered kustomize dir
     overrides.py   what-if edits of a ScaledObject and the kustomize patch that applies them
     replay.py      replay a recorded metric series through the controller
     workload.py    arrival profiles and service times for `run`

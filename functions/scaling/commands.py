@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.scaling import manifests, overrides
-from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc, ManifestError
+from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc
 from functions.scaling.replay import format_t, read_series, replay, write_changes
 from functions.scaling.simulate import TIMELINE_HEADER, Result, Simulation
 from functions.scaling.spec import Api, KnativeSpec, RunConfig, ScaledObjectSpec, Workers
@@ -55,11 +55,7 @@ def _knative(args: argparse.Namespace, so_docs: list[Doc]) -> KnativeSpec | None
         return manifests.knative_spec(
             manifests.select(docs, "Service", KNATIVE_GROUP, None, args.knative)
         )
-    found = [
-        d
-        for d in so_docs
-        if d.get("kind") == "Service" and str(d.get("apiVersion", "")).startswith(KNATIVE_GROUP)
-    ]
+    found = manifests.find(so_docs, "Service", KNATIVE_GROUP)
     return manifests.knative_spec(found[0]) if len(found) == 1 else KnativeSpec()
 
 
@@ -82,8 +78,6 @@ def _arrivals(args: argparse.Namespace) -> list[float]:
 def _config_factory(
     args: argparse.Namespace, api: KnativeSpec | None
 ) -> Callable[[ScaledObjectSpec], RunConfig]:
-    if args.concurrency < 1:
-        raise ManifestError("--concurrency must be at least 1")
     workers = Workers(
         concurrency=args.concurrency,
         startup=args.pod_startup,

@@ -1,8 +1,8 @@
 """KEDA's polls and the HPA's syncs on one clock, each decision with the rule that made it.
 
-Conventions (docs/scaling.md, "Conventions"): the ScaledObject is created at `start`; KEDA polls
-at start, start+P, start+2P... (its loop checks at once, then every pollingInterval:
-scale_handler.go startScaleLoop); the HPA syncs at start+offset+15k; on a tie KEDA goes first.
+Conventions (docs/scaling.md, "Conventions"): the ScaledObject is created at t = 0; KEDA polls
+at 0, P, 2P... (its loop checks at once, then every pollingInterval: scale_handler.go
+startScaleLoop); the HPA syncs at offset+15k; on a tie KEDA goes first.
 Both write the Deployment's spec.replicas, which is all this object tracks; status replicas and
 ready pods default to it.
 
@@ -43,15 +43,13 @@ class ScalingController:
         spec: ScaledObjectSpec,
         *,
         replicas: int = 0,
-        start: float = 0.0,
         hpa_offset: float = 0.0,
         hpa_period: float = SYNC_PERIOD,
     ) -> None:
         self.spec = spec
         self.replicas = replicas
-        self.keda = Keda(spec, created_at=start)
+        self.keda = Keda(spec, created_at=0.0)
         self.hpa = HorizontalPodAutoscaler(spec.hpa_min, spec.hpa_max, spec.behavior)
-        self.start = start
         self.hpa_offset = hpa_offset
         self.hpa_period = hpa_period
         self._polls = 0
@@ -61,11 +59,11 @@ class ScalingController:
     @property
     def next_poll(self) -> float:
         # Computed from the count, not accumulated, so long runs do not drift.
-        return self.start + self._polls * self.spec.polling_interval
+        return self._polls * self.spec.polling_interval
 
     @property
     def next_sync(self) -> float:
-        return self.start + self.hpa_offset + self._syncs * self.hpa_period
+        return self.hpa_offset + self._syncs * self.hpa_period
 
     @property
     def next_due(self) -> float:

@@ -52,7 +52,6 @@ class Frontend:
         self.buffer_wait_max = 0.0
         self.max_pods = 0
         self.panic_ticks = 0
-        self.decisions: list[KpaDecision] = []
 
     @property
     def pods(self) -> int:
@@ -96,7 +95,6 @@ class Frontend:
             s += 1
 
     def _apply(self, t: float, d: KpaDecision) -> None:
-        self.decisions.append(d)
         self._count_pod_seconds(t)
         want = d.replicas
         while self.pods < want:

@@ -106,8 +106,7 @@ class Keda:
             self.last_active = now
             if current == 0 or (idle is not None and current < spec.min_replicas):
                 # scaleFromZeroOrIdle: minReplicaCount if > 0, else 1.
-                target = spec.min_replicas if spec.min_replicas > 0 else 1
-                return target, f"KEDA activated ({why})"
+                return spec.hpa_min, f"KEDA activated ({why})"
             # Already running: the HPA does 1 <-> N; this poll only refreshes lastActiveTime,
             # which is what the cooldown is measured from.
             return current, f"KEDA active ({why}); cooldown restarts"

@@ -28,7 +28,6 @@ class KpaDecision:
     replicas: int
     reason: str
     panicking: bool
-    activator_in_path: bool  # SKS in Proxy mode: requests go through the activator
 
     @property
     def changed(self) -> bool:
@@ -166,9 +165,7 @@ class KnativeAutoscaler:
             state = "activating" if ready < max(s.min_scale, 1) else "active"
         if state != self.state:
             self.state, self.state_since = state, now
-        return KpaDecision(
-            now, before, self.replicas, f"KPA: {why}", self.panic_time is not None, not serve
-        )
+        return KpaDecision(now, before, self.replicas, f"KPA: {why}", self.panic_time is not None)
 
     def _to_zero(self, now: float, why: str) -> tuple[int, int | None, str]:
         """handleScaleToZero: (want for the status, replicas to apply or None, reason)."""

@@ -64,8 +64,14 @@ def _group(doc: Doc) -> str:
     return str(doc.get("apiVersion", "")).partition("/")[0]
 
 
+def find(docs: list[Doc], kind: str, group: str) -> list[Doc]:
+    """Every document of this kind in this API group (any version)."""
+    return [d for d in docs if d.get("kind") == kind and _group(d) == group]
+
+
 def select(docs: list[Doc], kind: str, group: str, name: str | None, source: str) -> Doc:
-    found = [d for d in docs if d.get("kind") == kind and _group(d) == group]
+    """The one document of this kind and group (named `name`, if given), else ManifestError."""
+    found = find(docs, kind, group)
     names = [str(d.get("metadata", {}).get("name", "")) for d in found]
     if name is not None:
         found = [d for d, n in zip(found, names, strict=True) if n == name]
@@ -220,9 +226,9 @@ def _duration(value: str, what: str) -> float:
         raise ManifestError(f"{what} must be a duration like 60s, got {value!r}") from None
 
 
-def knative_spec(doc: Doc, defaults: S.KnativeSpec | None = None) -> S.KnativeSpec:
+def knative_spec(doc: Doc) -> S.KnativeSpec:
     """The revision template's autoscaling annotations over the cluster defaults."""
-    base = defaults or S.KnativeSpec()
+    base = S.KnativeSpec()
     template = (doc.get("spec") or {}).get("template") or {}
     ann = {
         _ALIASES.get(k.removeprefix(_ANNOTATION), k.removeprefix(_ANNOTATION)): str(v)
@@ -263,5 +269,4 @@ def knative_spec(doc: Doc, defaults: S.KnativeSpec | None = None) -> S.KnativeSp
             get("target-burst-capacity", base.target_burst_capacity), "target-burst-capacity"
         ),
         response_timeout=base.response_timeout if not timeout else _num(timeout, "timeout"),
-        annotations=ann,
     )

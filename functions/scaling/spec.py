@@ -139,7 +139,6 @@ class KnativeSpec:
     # responseStartTimeoutSeconds, else timeoutSeconds (revision-timeout-seconds default 300):
     # how long the activator may hold a request during a cold start before answering 504.
     response_timeout: float = 300.0
-    annotations: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def target_value(self) -> float:
@@ -168,6 +167,10 @@ class Workers:
     task_seconds: float = 1.0
     distribution: Distribution = "exp"
     cv: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:  # 0 would never start a task: the run would not end
+            raise ValueError("--concurrency must be at least 1")
 
 
 @dataclass(frozen=True)
