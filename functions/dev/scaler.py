@@ -25,7 +25,7 @@ FAST_FACTOR = 10.0
 TICK = 0.1  # seconds of real time between observations
 
 
-def load_spec(path: Path, *, max_workers: int | None) -> tuple[ScaledObjectSpec, str]:
+def load_spec(path: Path, *, max_workers: int) -> tuple[ScaledObjectSpec, str]:
     """The ScaledObject at `path` (a kustomization directory or a YAML file), capped locally."""
     source = str(path)
     if path.is_dir() and not (path / "kustomization.yaml").exists():
@@ -39,8 +39,7 @@ def load_spec(path: Path, *, max_workers: int | None) -> tuple[ScaledObjectSpec,
             raise
         docs, source = manifests.load(fallback), str(fallback)
     doc = manifests.select(docs, "ScaledObject", manifests.KEDA_GROUP, None, source)
-    if max_workers is not None:
-        doc = overrides.apply(doc, [("maxReplicaCount", str(max_workers))])
+    doc = overrides.apply(doc, [("maxReplicaCount", str(max_workers))])
     return manifests.scaled_object_spec(doc), source
 
 

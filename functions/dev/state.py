@@ -57,8 +57,3 @@ class StatePublisher:
             self.client.set(self.key, json.dumps(document), ex=STATE_TTL)
         except redis.RedisError:
             pass  # Redis away: the scaler keeps deciding on what it last saw
-
-
-def read_state(client: redis.Redis, prefix: str = "") -> dict[str, Any] | None:
-    raw = client.get(state_key(prefix))
-    return json.loads(raw) if raw else None

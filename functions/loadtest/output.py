@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from functions.loadtest import charts, report, simcompare
+from functions.loadtest.metrics import scale_out
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Arrival, RequestRecord, Sample, write_csv
 from functions.loadtest.summary import RunFacts, summarize
@@ -38,11 +39,10 @@ def write_run(
     )
     buckets = timeseries(arrivals, requests, end)
     write_csv(out / "timeseries.csv", buckets)
-    lag = summary["scale_out"]
     drawn = [
         charts.rates(buckets, out / "rates.png"),
         charts.queue(samples, out / "queue.png"),
-        charts.replicas(samples, out / "replicas.png", _lag(lag)),
+        charts.replicas(samples, out / "replicas.png", scale_out(samples, facts.pod_target)),
         charts.latency(buckets, out / "latency.png"),
     ]
     comparison = None
@@ -56,14 +56,6 @@ def write_run(
     ok = comparison if comparison and "error" not in comparison else None
     (out / "report.md").write_text(report.markdown(summary, names, ok))
     return summary
-
-
-def _lag(data: dict[str, Any] | None) -> Any:
-    from functions.loadtest.metrics import ScaleOut
-
-    if data is None:
-        return None
-    return ScaleOut(data["backlog_over_target_at_s"], data["target_replicas"], data["reached_at_s"])
 
 
 def _compare(
@@ -83,7 +75,7 @@ def _compare(
     scaler = summary["dev_scaler"]
     extra = simcompare.same_conditions(config.sim_args, start_replicas, scaler)
     # `spillway dev --fast` runs its scaler's clock this many times faster than real time.
-    time_scale = float(scaler.get("fast_factor", 1.0)) if scaler else 1.0
+    time_scale = float(scaler["fast_factor"]) if scaler else 1.0
     try:
         prediction = simcompare.simulate(
             scaledobject=config.scaledobject,

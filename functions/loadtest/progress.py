@@ -60,13 +60,13 @@ class Display:
             return
         self._tasks[name] = self._progress.add_task(name, total=total, state="")
 
-    def update(self, name: str, completed: int, sample: Sample | None, extra: str = "") -> None:
+    def update(self, name: str, completed: int, sample: Sample | None) -> None:
         if self._progress is None or name not in self._tasks:
             return
-        state = extra
+        state = ""
         if sample is not None:
             state = (
                 f"queued {_fmt(sample.queue_depth)}  in flight {_fmt(sample.in_flight)}  "
-                f"replicas {_fmt(sample.replicas)}/{_fmt(sample.desired)}  {extra}"
+                f"replicas {_fmt(sample.replicas)}/{_fmt(sample.desired)}"
             )
         self._progress.update(self._tasks[name], completed=completed, state=state)

@@ -186,10 +186,9 @@ def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
     for source in sources:
         if isinstance(source, RedisSource) and source.scaler is not None:
             scaler = source.scaler
-            factor = scaler.get("fast_factor", 10.0 if scaler.get("fast") else 1.0)
             return {
                 "fast": bool(scaler.get("fast")),
-                "fast_factor": factor,
+                "fast_factor": scaler["fast_factor"],  # the scaler always publishes it
                 "max": scaler.get("max"),
             }
     return None

@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Sample
 
-# Column names the timeline may use for each series (the first one present is taken).
-_TIME = ("t", "time", "t_s", "time_s")
-_READY = ("ready_workers", "ready", "ready_replicas")  # compared with measured ready replicas
-_DESIRED = ("replicas", "desired")  # the scaler's count, compared with measured desired
-_QUEUE = ("queue_depth", "queued", "queue")
-_IN_FLIGHT = ("in_flight", "inflight", "running_tasks")
+# The timeline the simulator writes in --out (functions/scaling/simulate.py TIMELINE_HEADER,
+# written by functions/scaling/commands.py), and the columns of it compared here.
+TIMELINE = "timeline.csv"
+_TIME = "t"
+_READY = "ready_workers"  # compared with measured ready replicas
+_DESIRED = "replicas"  # the scaler's count, compared with measured desired
+_QUEUE = "queued"
+_IN_FLIGHT = "inflight"
 
 
 # How the simulator is started (tests point this at a stand-in).
@@ -108,8 +111,7 @@ def simulate(
     and task times multiplied) and its results are brought back to real time."""
     if time_scale != 1.0:
         scaled = out.parent / f"{arrivals.stem}-x{time_scale:g}.txt"
-        times = [float(line) * time_scale for line in arrivals.read_text().split()]
-        scaled.write_text("".join(f"{t:.6f}\n" for t in times))
+        write_arrivals(scaled, (float(line) * time_scale for line in arrivals.read_text().split()))
         arrivals, task_seconds = scaled, task_seconds * time_scale
     command = [
         *SPILLWAY, "simulate", "run",
@@ -146,26 +148,32 @@ def _rescale(p: Prediction, scale: float) -> Prediction:
 
 
 def _timeline(out: Path, summary: dict[str, Any]) -> Prediction:
-    candidates = sorted(out.glob("timeline*.csv")) or sorted(out.glob("*.csv"))
-    if not candidates:
+    path = out / TIMELINE
+    if not path.is_file():
         raise SimulatorError(f"the simulator wrote no timeline CSV in {out}")
-    with candidates[0].open(newline="") as f:
+    with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise SimulatorError(f"{candidates[0]} is empty")
+        raise SimulatorError(f"{path} is empty")
     columns = rows[0].keys()
-
-    def pick(names: Sequence[str]) -> list[float] | None:
-        name = next((n for n in names if n in columns), None)
-        return None if name is None else [float(row[name] or 0) for row in rows]
-
-    t, ready, desired = pick(_TIME), pick(_READY), pick(_DESIRED)
-    if ready is None:  # a timeline with one replica count: take it as the ready one
-        ready, desired = desired, None
-    if t is None or ready is None:
+    if _TIME not in columns or _READY not in columns:
         names = ", ".join(columns)
-        raise SimulatorError(f"{candidates[0]} has no time or replicas column ({names})")
-    return Prediction(summary, t, ready, desired, pick(_QUEUE), pick(_IN_FLIGHT))
+        raise SimulatorError(f"{path} has no time or replicas column ({names})")
+
+    def column(name: str) -> list[float]:
+        return [float(row[name] or 0) for row in rows]
+
+    def optional(name: str) -> list[float] | None:
+        return column(name) if name in columns else None
+
+    return Prediction(
+        summary,
+        column(_TIME),
+        column(_READY),
+        optional(_DESIRED),
+        optional(_QUEUE),
+        optional(_IN_FLIGHT),
+    )
 
 
 def errors(prediction: Prediction, samples: Sequence[Sample]) -> dict[str, dict[str, float]]:

@@ -57,11 +57,12 @@ class RedisSource(Source):
         pipe = self.client.pipeline(transaction=False)
         pipe.llen(keys.queue_key(self.prefix, self.queue))
         pipe.hlen(keys.unacked_key(self.prefix, self.pool))
-        pipe.get(state_key(self.prefix))  # the local scaler of `spillway dev`, on every poll
-        depth, unacked, state = pipe.execute()
+        if self.replicas:  # the local scaler of `spillway dev`: only when replicas come from it
+            pipe.get(state_key(self.prefix))
+        depth, unacked, *state = pipe.execute()
         sample.queue_depth, sample.in_flight = int(depth), int(unacked)
-        if self.replicas and state:
-            self._scaler(sample, json.loads(state))
+        if state and state[0]:
+            self._scaler(sample, json.loads(state[0]))
 
     def _scaler(self, sample: Sample, state: dict[str, Any]) -> None:
         if time.time() - float(state.get("updated_at", 0)) > SCALER_STATE_MAX_AGE:

@@ -22,7 +22,8 @@ class RunFacts:
     slot_waits: int
     max_send_delay_s: float
     replicas_source: str | None
-    dev_scaler: dict[str, Any] | None = None  # {"fast", "max"} of `spillway dev`'s scaler
+    # {"fast", "fast_factor", "max"} of `spillway dev`'s scaler (functions/loadtest/run.py)
+    dev_scaler: dict[str, Any] | None = None
     sampler_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -4,6 +4,7 @@ no worker consumes (it stays full until the test empties it)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -42,7 +43,7 @@ def produce(url: str, count: int, *, batch: int = 0, **config: float) -> Produce
             url=url,
             function="tiny-backlog",
             payload={"n": 1},
-            run_id=f"retry-{id(config)}",
+            run_id=f"retry-{secrets.token_hex(4)}",
             batch=batch,
             **config,
         ),
@@ -95,7 +96,11 @@ def test_a_retry_is_accepted_once_the_backlog_has_room(
 
     producer = Producer(
         ProducerConfig(
-            url=full_api.url, function="tiny-backlog", payload={}, run_id="room", retries=3
+            url=full_api.url,
+            function="tiny-backlog",
+            payload={},
+            run_id=f"room-{secrets.token_hex(4)}",
+            retries=3,
         ),
         [0.0] * 5,
         Clock(),
