@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from functions.localredis import NoRedis, RedisServer, private_redis
-from tests.support.processes import Proc, start_api, start_worker
+from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +42,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A Redis this test may stop and restart (never the shared one)."""
-    server = RedisServer()
-    try:
-        server.start()
-    except NoRedis as exc:
-        pytest.skip(f"needs redis-server on PATH to stop and restart Redis: {exc}")
+    server = redis_server_or_skip("needs redis-server on PATH to stop and restart Redis")
     yield server
     server.close()
 

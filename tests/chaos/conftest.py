@@ -6,17 +6,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from functions.localredis import NoRedis, RedisServer
+from functions.localredis import RedisServer
 from tests.support.chaos import Cell
+from tests.support.processes import redis_server_or_skip
 
 
 def _server() -> RedisServer:
-    server = RedisServer()
-    try:
-        server.start()
-    except NoRedis as exc:
-        pytest.skip(f"chaos tests need redis-server on PATH: {exc}")
-    return server
+    return redis_server_or_skip("chaos tests need redis-server on PATH")
 
 
 @pytest.fixture(scope="session")

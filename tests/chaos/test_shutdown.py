@@ -70,13 +70,11 @@ def test_sigterm_finishes_short_task_and_requeues_long_one(
 def test_worker_refuses_visibility_timeout_not_above_a_time_limit() -> None:
     # The default function modules (builtins + test functions) include `cpu` (time_limit 90),
     # `process-data` (30) and `sleep` (330). Both workers start at once: each pays Celery's import.
-    modules = "functions.builtins,tests.support.functions"
     workers = {
         vt: subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "worker"],
             env=base_env(
                 "redis://127.0.0.1:9/0",  # nothing listens there: refusal needs no broker
-                SPILLWAY_FUNCTION_MODULES=modules,
                 SPILLWAY_VISIBILITY_TIMEOUT=str(vt),
             ),
             cwd=ROOT,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime
 
 import pytest
 from pydantic import BaseModel
@@ -20,14 +19,11 @@ from tests.support.chaos import (
     received,
     wait_for,
 )
+from tests.support.ledger import epoch
 
 pytestmark = pytest.mark.chaos
 
 SLOW = "spillway.slow"
-
-
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 @pytest.mark.timeout(90)
@@ -65,7 +61,7 @@ def test_kill9_of_worker_group_loses_nothing(steady: Cell) -> None:
         for entry in ledger.acknowledged:
             record = ledger.records[str(entry.id)]
             assert record["attempts"] == ledger.calls(entry), record
-        recovery = [_epoch(ledger.records[i]["finished_at"]) - killed_at for i in on_victim]
+        recovery = [epoch(ledger.records[i]["finished_at"]) - killed_at for i in on_victim]
         print(f"victim's tasks finished {min(recovery):.1f}-{max(recovery):.1f}s after the kill")
         cell.wait_idle()
     finally:
@@ -96,7 +92,7 @@ def test_kill9_of_pool_child_requeues_its_task_at_once(steady: Cell) -> None:
     # Requeued by reject_on_worker_lost at once: the visibility-timeout sweep could not have
     # restarted it before about killed_at + VISIBILITY_TIMEOUT (it was delivered just before).
     again = next(r for r in ledger.records.values() if r["attempts"] == 2)
-    restarted_after = _epoch(again["started_at"]) - killed_at
+    restarted_after = epoch(again["started_at"]) - killed_at
     print(f"the killed child's task started again {restarted_after:.1f}s after the kill")
     assert restarted_after < VISIBILITY_TIMEOUT - 2
     assert worker.alive()

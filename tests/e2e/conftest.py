@@ -11,8 +11,16 @@ from tests.support.processes import Proc, start_api, start_worker
 
 
 @pytest.fixture(scope="module")
-def shared_redis(redis_url: str) -> str:
-    redis.Redis.from_url(redis_url).flushdb()
+def shared_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the module's shared Redis, closed when the module ends."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def shared_redis(redis_url: str, shared_client: redis.Redis) -> str:
+    shared_client.flushdb()
     return redis_url
 
 

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from functions import keys
+from functions.registry import DEFAULT_QUEUE
 from tests.support.processes import Proc
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,7 @@ def test_no_hoarding_so_queue_plus_unacked_is_the_backlog(
     deadline = time.monotonic() + 30
     while (unfinished := _unfinished(redis_client, ids)) and time.monotonic() < deadline:
         pipe = redis_client.pipeline(transaction=True)  # one consistent reading, as KEDA's Lua
-        queued, in_flight = pipe.llen("spillway").hlen(pool_hash).execute()
+        queued, in_flight = pipe.llen(keys.queue_key("", DEFAULT_QUEUE)).hlen(pool_hash).execute()
         peak = max(peak, in_flight)
         # Never more than one message per pool slot outside the list (no prefetch hoarding)...
         assert in_flight <= 2

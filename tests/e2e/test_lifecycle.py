@@ -10,6 +10,7 @@ import httpx
 import pytest
 import redis
 
+from tests.support.ledger import read_counter
 from tests.support.processes import Proc
 
 pytestmark = pytest.mark.e2e
@@ -77,10 +78,9 @@ def test_wait_returns_200_when_done_and_202_when_not(shared_api: Proc, shared_wo
 
 
 def test_retryable_errors_are_retried_with_backoff_then_succeed(
-    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+    shared_api: Proc, shared_worker: Proc, shared_client: redis.Redis, counter_key: str
 ) -> None:
     api = shared_api
-    redis_client = redis.Redis.from_url(shared_redis)
     invocation_id = submit(api, "flaky", {"key": counter_key, "fail_times": 2}).json()["id"]
     seen: set[str] = set()
     deadline = time.monotonic() + 20
@@ -93,34 +93,32 @@ def test_retryable_errors_are_retried_with_backoff_then_succeed(
     assert current["result"] == {"calls": 3}
     assert current["error"] is None
     assert "retrying" in seen
-    assert int(redis_client.get(counter_key) or 0) == 3
+    assert read_counter(shared_client, counter_key) == 3
 
 
 def test_retries_stop_after_the_last_attempt_with_the_error_recorded(
-    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+    shared_api: Proc, shared_worker: Proc, shared_client: redis.Redis, counter_key: str
 ) -> None:
     api = shared_api
-    redis_client = redis.Redis.from_url(shared_redis)
     invocation_id = submit(api, "flaky", {"key": counter_key, "fail_times": 10}).json()["id"]
     done = wait_for(api, invocation_id, {"succeeded", "failed"})
     assert done["status"] == "failed"
     assert done["attempts"] == 3  # RetryPolicy(attempts=3)
     assert done["error"] == "Flaky: call 3 fails on purpose"
-    assert int(redis_client.get(counter_key) or 0) == 3
+    assert read_counter(shared_client, counter_key) == 3
 
 
 def test_non_retryable_errors_fail_at_once(
-    shared_api: Proc, shared_worker: Proc, shared_redis: str, counter_key: str
+    shared_api: Proc, shared_worker: Proc, shared_client: redis.Redis, counter_key: str
 ) -> None:
     api = shared_api
-    redis_client = redis.Redis.from_url(shared_redis)
     invocation_id = submit(api, "broken", {"key": counter_key}).json()["id"]
     done = wait_for(api, invocation_id, {"succeeded", "failed"})
     assert done["status"] == "failed"
     assert done["attempts"] == 1
     assert done["error"] == "ValueError: broken on purpose"
     time.sleep(0.5)
-    assert int(redis_client.get(counter_key) or 0) == 1
+    assert read_counter(shared_client, counter_key) == 1
 
 
 def test_batch_invocations_all_complete(shared_api: Proc, shared_worker: Proc) -> None:

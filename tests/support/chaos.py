@@ -18,10 +18,11 @@ from typing import TypeVar
 import httpx
 import redis
 
+from functions import keys
 from functions.localredis import RedisServer
 from functions.registry import DEFAULT_QUEUE
 from tests.support.ledger import Ledger
-from tests.support.processes import Proc, start_api, start_worker
+from tests.support.processes import Proc, start_api, start_worker, wait_until
 
 T = TypeVar("T")
 
@@ -99,10 +100,10 @@ class Cell:
         return Ledger(self.api.url, self.client)
 
     def queue_len(self, queue: str = DEFAULT_QUEUE) -> int:
-        return int(self.client.llen(queue))
+        return int(self.client.llen(keys.queue_key("", queue)))
 
     def unacked_len(self) -> int:
-        return int(self.client.hlen("unacked"))
+        return int(self.client.hlen(keys.unacked_key("")))
 
     def wait_idle(self, timeout: float = 5) -> None:
         """Wait until nothing is queued or held unacked (so nothing can come back later)."""
@@ -156,8 +157,5 @@ def timed(call: Callable[[], T]) -> tuple[T, float]:
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
     """Poll `check` every 50 ms; return the seconds it took, or fail naming `what`."""
     t0 = time.monotonic()
-    while not check():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+    wait_until(check, timeout, what)
     return time.monotonic() - t0

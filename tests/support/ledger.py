@@ -17,12 +17,32 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 import redis
 
 TERMINAL = ("succeeded", "failed")
+
+
+def _timestamp(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def epoch(iso: str) -> float:
+    """A record's ISO 8601 timestamp (`started_at`, `finished_at`, ...) as Unix seconds."""
+    return _timestamp(iso).timestamp()
+
+
+def run_seconds(record: dict[str, Any]) -> float:
+    """How long an invocation record says its (last) run took: started_at to finished_at."""
+    return (_timestamp(record["finished_at"]) - _timestamp(record["started_at"])).total_seconds()
+
+
+def read_counter(client: redis.Redis, key: str) -> int:
+    """A test function's call counter (the `key` it INCRs when its body starts); 0 if unset."""
+    return int(client.get(key) or 0)
 
 
 @dataclass
@@ -97,10 +117,7 @@ class Ledger:
         return [e for e in self.entries if e.outcome == "acknowledged"]
 
     def calls(self, entry: Entry) -> int:
-        return int(self.redis.get(entry.key) or 0)
-
-    def entry(self, invocation_id: str) -> Entry:
-        return next(e for e in self.entries if e.id == invocation_id)
+        return read_counter(self.redis, entry.key)
 
     def read(self, http: httpx.Client, entry: Entry) -> dict[str, Any]:
         response = http.get(f"{self.api_url}/v1/invocations/{entry.id}", timeout=5)

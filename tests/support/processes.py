@@ -9,12 +9,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
-from functions.localredis import free_port
+from functions.localredis import NoRedis, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_FUNCTIONS = "functions.builtins,tests.support.functions"
@@ -41,7 +42,6 @@ class Proc:
     process: subprocess.Popen[bytes]
     log_path: Path
     url: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
@@ -79,6 +79,16 @@ class Proc:
             except (ProcessLookupError, PermissionError):
                 pass
         return self.process.returncode
+
+
+def redis_server_or_skip(reason: str) -> RedisServer:
+    """Start a private redis-server, or skip the test with `reason` (what needs one) and why not."""
+    server = RedisServer()
+    try:
+        server.start()
+    except NoRedis as exc:
+        pytest.skip(f"{reason}: {exc}")
+    return server
 
 
 def spawn(name: str, args: list[str], env: dict[str, str]) -> Proc:
