@@ -10,15 +10,13 @@ the smallest concurrency reaching 90 % of the best throughput: a pod should be k
 from __future__ import annotations
 
 import statistics
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from bench import payloads, submit
-from bench.common import LOGS, Cpus, clean_run, redis_server, rotate
+from bench import submit
+from bench.common import Cpus, clean_run, redis_server, rotate
 
 KNEE_SHARE = 0.9
 
@@ -38,10 +36,7 @@ def knee(levels: dict[int, dict[str, float]]) -> int:
 
 
 def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="capacity-", dir=LOGS))
-    bodies = {"single": workdir / "single.json", "batch": workdir / "batch.json"}
-    bodies["single"].write_bytes(payloads.body())
-    bodies["batch"].write_bytes(payloads.batch_body())
+    bodies = submit.write_bodies()
     runs: dict[int, list[dict[str, Any]]] = {c: [] for c in config.levels}
     with redis_server(cpus.load) as server:
         client = redis.Redis.from_url(server.url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.common import OTHERS_LIMIT_PCT, ROUND_ATTEMPTS
+
 # (key, what, comparison, target)
 TARGETS: list[tuple[str, str, str, float]] = [
     ("submit_vs_baseline", "submit throughput, Spillway / baseline", ">=", 2.5),
@@ -93,7 +95,8 @@ def markdown(result: dict[str, Any]) -> str:
         "Produced by `bench/run`; see docs/benchmarks.md for what each benchmark does. "
         "*Others on its CPU* is the CPU time other processes took on the CPU reserved for the "
         "process under test, as a share of the measured time (/proc/stat minus the process "
-        "tree's own time); runs above 5% are repeated (up to 3 attempts).",
+        f"tree's own time); runs above {OTHERS_LIMIT_PCT:g}% are repeated (up to "
+        f"{ROUND_ATTEMPTS} attempts).",
         "",
         "## Machine",
         "",

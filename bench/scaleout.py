@@ -3,9 +3,10 @@
 Each run starts a private redis-server and a fresh `spillway dev --fast --max-workers N` on it
 (so every run scales out from zero workers), sends one burst of `count` `sleep` invocations with
 `spillway load --profile burst`, waits for the drain, and reads the run folder's summary.json.
-Then dev is stopped with SIGTERM to its process group (dev stops its workers; whatever is left in
-the group after the grace period is killed) and Redis is shut down. The figures are in dev's
---fast clock (the scaler runs 10x faster than KEDA/HPA would), not a cluster's.
+Then dev is stopped with SIGTERM to its process group when the `with` block ends (dev stops its
+workers; whatever is left in the group after Proc.stop's 15 s is killed) and Redis is shut down.
+The figures are in dev's --fast clock (the scaler runs 10x faster than KEDA/HPA would), not a
+cluster's.
 """
 
 from __future__ import annotations
@@ -74,7 +75,6 @@ def one_run(config: Config, cpus: Cpus, out: Path) -> dict[str, Any]:
             if load.returncode != 0 or not (out / "summary.json").exists():
                 tail = (load.stderr + load.stdout)[-2000:]
                 raise BenchError(f"spillway load exited {load.returncode}:\n{tail}")
-        dev.stop(timeout=60)  # SIGTERM to the group; SIGKILL for what is left after 60 s
     data = json.loads((out / "summary.json").read_text())
     return {key: data.get(key) for key in (*FIELDS, "offered", "succeeded", "replicas_source")}
 

@@ -153,11 +153,17 @@ def one_run(
     return result
 
 
-def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
+def write_bodies() -> dict[str, Path]:
+    """The request bodies as files for wrk's script (bench/post.lua reads $BENCH_BODY_FILE)."""
     workdir = Path(tempfile.mkdtemp(prefix="bodies-", dir=LOGS))
     bodies = {"single": workdir / "single.json", "batch": workdir / "batch.json"}
     bodies["single"].write_bytes(payloads.body())
     bodies["batch"].write_bytes(payloads.batch_body())
+    return bodies
+
+
+def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
+    bodies = write_bodies()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ORDER}
     rounds: list[dict[str, Any]] = []
     with redis_server(cpus.load) as server:

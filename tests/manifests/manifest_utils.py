@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP
 from functions.settings import Settings
 
 Doc = dict[str, Any]
@@ -25,9 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 # kustomization.yaml: the default system, and the system with the second worker pool.
 KUSTOMIZATIONS: dict[str, tuple[str, ...]] = {"root": (), "second-pool": ("keda/second-pool",)}
 IMAGE_NAME = "spillway"
-KNATIVE_GROUP = "serving.knative.dev"
-KEDA_GROUP = "keda.sh"
-# Every container port the restricted checks and the network policy consider.
+# The kinds whose pod templates the restricted checks and the network policy consider.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
 
