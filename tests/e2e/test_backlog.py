@@ -16,11 +16,16 @@ from tests.support.processes import Proc
 pytestmark = pytest.mark.e2e
 
 
-def _unfinished(client: redis.Redis, ids: list[str]) -> int:
-    pipe = client.pipeline(transaction=False)
+def _snapshot(client: redis.Redis, ids: list[str], pool_hash: str) -> tuple[int, int, int]:
+    """Unfinished invocations, queue length and the pool's in-flight count, read in one MULTI:
+    one consistent reading, as KEDA's Lua (separate reads let a task finish in between)."""
+    pipe = client.pipeline(transaction=True)
     for invocation_id in ids:
         pipe.hget(keys.record_key("", invocation_id), "status")
-    return sum(1 for s in pipe.execute() if s not in (b"succeeded", b"failed"))
+    pipe.llen(keys.queue_key("", DEFAULT_QUEUE)).hlen(pool_hash)
+    *statuses, queued, in_flight = pipe.execute()
+    unfinished = sum(1 for s in statuses if s not in (b"succeeded", b"failed"))
+    return unfinished, int(queued), int(in_flight)
 
 
 def test_no_hoarding_so_queue_plus_unacked_is_the_backlog(
@@ -33,9 +38,10 @@ def test_no_hoarding_so_queue_plus_unacked_is_the_backlog(
     pool_hash, shared_hash = keys.unacked_key("", "blue"), keys.unacked_key("")
     peak = 0
     deadline = time.monotonic() + 30
-    while (unfinished := _unfinished(redis_client, ids)) and time.monotonic() < deadline:
-        pipe = redis_client.pipeline(transaction=True)  # one consistent reading, as KEDA's Lua
-        queued, in_flight = pipe.llen(keys.queue_key("", DEFAULT_QUEUE)).hlen(pool_hash).execute()
+    while True:
+        unfinished, queued, in_flight = _snapshot(redis_client, ids, pool_hash)
+        if not unfinished or time.monotonic() >= deadline:
+            break
         peak = max(peak, in_flight)
         # Never more than one message per pool slot outside the list (no prefetch hoarding)...
         assert in_flight <= 2
