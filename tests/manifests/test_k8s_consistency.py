@@ -304,7 +304,8 @@ def test_api_probe_and_scrape_paths_exist(apis: list[Pod]) -> None:
     paths: set[str] = set()
     for pod in apis:
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            paths.add(pod.container[probe]["httpGet"]["path"])
+            if probe in pod.container:
+                paths.add(pod.container[probe]["httpGet"]["path"])
         assert pod.container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert pod.container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         annotations = pod.template.metadata["annotations"]

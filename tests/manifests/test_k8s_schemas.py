@@ -204,11 +204,15 @@ def test_knative_service_follows_the_runtime_contract(all_docs: list[tuple[str, 
         for container in spec["containers"]:
             env = {e["name"] for e in container.get("env", [])}
             assert not env & KNATIVE_RESERVED_ENV, f"{where}: sets {env & KNATIVE_RESERVED_ENV}"
-            for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+            # k8s_validation.go validateProbe (knative-v1.15.0): on the user container a
+            # readiness or liveness port may be omitted or name the container's port; Knative
+            # then sets it (queue.go applyReadinessProbeDefaults, deploy.go
+            # rewriteUserLivenessProbe). Startup probes are not rewritten: test_knative_revision.
+            for probe_name in ("readinessProbe", "livenessProbe"):
                 probe = container.get(probe_name)
                 assert probe, f"{where}: no {probe_name}"
                 handler = probe.get("httpGet") or probe.get("tcpSocket") or {}
-                assert handler.get("port", port) == port, f"{where}: {probe_name} port"
+                assert handler.get("port", port) in (port, ports[0].get("name")), probe_name
             readiness = container["readinessProbe"]
             if not readiness.get("periodSeconds"):
                 assert "failureThreshold" not in readiness and "timeoutSeconds" not in readiness, (
