@@ -6,6 +6,8 @@ Nothing here needs a cluster, a container engine or the network: the manifests a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.manifests import manifest_utils as mu
@@ -22,9 +24,20 @@ def kubectl() -> str:
 
 
 @pytest.fixture(scope="session")
-def renders(kubectl: str) -> dict[str, list[mu.Doc]]:
+def credentials(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One set of Redis credentials (scripts/redis-secret) shared by every render."""
+    platform = tmp_path_factory.mktemp("platform")
+    mu.write_credentials(platform)
+    return platform / "secrets"
+
+
+@pytest.fixture(scope="session")
+def renders(kubectl: str, credentials: Path) -> dict[str, list[mu.Doc]]:
     """Every deployment the repository ships, rendered once per session."""
-    return {name: mu.render_root(kubectl, parts) for name, parts in mu.KUSTOMIZATIONS.items()}
+    return {
+        name: mu.render_root(kubectl, parts, credentials)
+        for name, parts in mu.KUSTOMIZATIONS.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,21 +55,45 @@ def enable_components(kustomization: str, components: tuple[str, ...]) -> str:
     return kustomization.replace(block, enabled)
 
 
-def render_root(kubectl: str, components: tuple[str, ...] = ()) -> list[Doc]:
+def write_credentials(platform: Path, action: str = "create") -> None:
+    """scripts/redis-secret, as docs/deploy.md asks of an operator, into a copy's platform/."""
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "redis-secret"), action,
+         "--dir", str(platform / "secrets")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def copy_root(work: Path, kustomization: str | None = None) -> None:
+    """The root kustomization and the directories it uses, without any local credentials."""
+    text = kustomization or (REPO / "kustomization.yaml").read_text()
+    listed = yaml.safe_load(text)
+    (work / "kustomization.yaml").write_text(text)
+    entries = listed["resources"] + listed.get("components", [])
+    for entry in {Path(p).parts[0] for p in entries}:
+        shutil.copytree(REPO / entry, work / entry, ignore=shutil.ignore_patterns("secrets"))
+
+
+def render_root(
+    kubectl: str, components: tuple[str, ...] = (), credentials: Path | None = None
+) -> list[Doc]:
     """`kubectl kustomize .` as an operator runs it, with the given components enabled.
 
-    kustomize refuses an overlay inside the directory it builds on (a cycle), so a variant is
-    rendered from a copy of the root kustomization and the directories it refers to.
+    Rendered from a copy: the Redis Secret is generated from files an operator creates with
+    scripts/redis-secret (never committed), here fresh ones unless `credentials` (a directory
+    the script wrote) is given, and kustomize refuses an overlay inside the directory it builds
+    on (a cycle).
     """
-    if not components:
-        return render(kubectl, REPO)
-    text = enable_components((REPO / "kustomization.yaml").read_text(), components)
-    listed = yaml.safe_load(text)
+    text = (REPO / "kustomization.yaml").read_text()
+    if components:
+        text = enable_components(text, components)
     with tempfile.TemporaryDirectory(prefix="spillway-kustomize-") as tmp:
         work = Path(tmp)
-        (work / "kustomization.yaml").write_text(text)
-        for entry in {Path(p).parts[0] for p in listed["resources"] + listed["components"]}:
-            shutil.copytree(REPO / entry, work / entry)
+        copy_root(work, text)
+        if credentials is None:
+            write_credentials(work / "platform")
+        else:
+            shutil.copytree(credentials, work / "platform" / "secrets")
         return render(kubectl, work)
 
 
