@@ -24,9 +24,15 @@ Doc = dict[str, Any]
 
 REPO = Path(__file__).resolve().parents[2]
 # Every deployment a user applies with `kubectl apply -k .`, by the components enabled in the root
-# kustomization.yaml: the default system, and the system with the second worker pool.
-KUSTOMIZATIONS: dict[str, tuple[str, ...]] = {"root": (), "second-pool": ("keda/second-pool",)}
+# kustomization.yaml: the default system, with the second worker pool, with the dashboard.
+KUSTOMIZATIONS: dict[str, tuple[str, ...]] = {
+    "root": (),
+    "second-pool": ("keda/second-pool",),
+    "monitoring": ("platform/monitoring",),
+}
 IMAGE_NAME = "spillway"
+# platform/cluster.yaml: the cluster facts the root kustomization copies into other objects.
+CLUSTER: dict[str, str] = yaml.safe_load((REPO / "platform" / "cluster.yaml").read_text())["data"]
 # The kinds whose pod templates the restricted checks and the network policy consider.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
@@ -45,14 +51,17 @@ def render(kubectl: str, path: Path) -> list[Doc]:
 
 
 def enable_components(kustomization: str, components: tuple[str, ...]) -> str:
-    """The root kustomization.yaml with its commented `components:` entries uncommented.
+    """The root kustomization.yaml with `components:` and the given entries uncommented.
 
     Exactly the edit docs/deploy.md asks of an operator, so the shipped comment stays usable.
     """
-    block = "# components:\n" + "".join(f"#   - {c}\n" for c in components)
-    assert block in kustomization, f"root kustomization.yaml has no commented block:\n{block}"
-    enabled = "components:\n" + "".join(f"  - {c}\n" for c in components)
-    return kustomization.replace(block, enabled)
+    assert "# components:\n" in kustomization, "root kustomization.yaml: no `# components:`"
+    text = kustomization.replace("# components:\n", "components:\n")
+    for component in components:
+        line = f"#   - {component}\n"
+        assert line in text, f"root kustomization.yaml has no commented {line!r}"
+        text = text.replace(line, f"  - {component}\n")
+    return text
 
 
 def write_credentials(platform: Path, action: str = "create") -> None:
@@ -243,8 +252,17 @@ def redis_url_target(url: str) -> RedisTarget:
     return RedisTarget(parts.hostname or "", parts.port or 6379, db)
 
 
+# Objects placed outside the application's namespace on purpose (platform/monitoring/).
+ELSEWHERE = {"spillway-grafana-dashboard"}
+
+
 def namespace_of(docs: list[Doc]) -> str:
-    namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
+    """The one namespace of the application's objects."""
+    namespaces = {
+        d["metadata"].get("namespace")
+        for d in docs
+        if d["kind"] != "Namespace" and name(d) not in ELSEWHERE
+    }
     assert len(namespaces) == 1, f"objects spread over namespaces {namespaces}"
     value = namespaces.pop()
     assert value, "objects without a namespace"

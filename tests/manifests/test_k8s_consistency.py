@@ -181,8 +181,10 @@ def test_triggers_read_the_workers_redis(
         so = mu.scaled_object_for(pod.docs, mu.name(pod.template.owner))
         for trigger in so["spec"]["triggers"]:
             meta = trigger["metadata"]
-            # KEDA resolves the address from its own namespace: it must be fully qualified.
-            assert meta["address"] == f"{target.host}.{namespace}.svc.cluster.local:{target.port}"
+            # KEDA resolves the host from its own namespace: it must be fully qualified, in the
+            # cluster's DNS domain (platform/cluster.yaml).
+            assert meta["host"] == f"{target.host}.{namespace}.svc.{mu.CLUSTER['cluster-domain']}"
+            assert int(meta["port"]) == target.port
             assert int(meta.get("databaseIndex", "0")) == target.db, pod.where
             tls = meta.get("enableTLS", "false") == "true"
             assert tls == pod.settings.REDIS_URL.startswith("rediss://"), pod.where

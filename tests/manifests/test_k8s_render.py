@@ -32,13 +32,24 @@ def test_root_deploys_everything(root: list[mu.Doc]) -> None:
         (mu.KEDA_GROUP, "TriggerAuthentication"),
     }
     assert expected <= kinds, f"missing from `kubectl apply -k .`: {sorted(expected - kinds)}"
-    dashboard = mu.find(root, "ConfigMap", "spillway-grafana-dashboard")
+    # platform/cluster.yaml is local configuration: read by the replacements, never applied.
+    assert not [d for d in root if mu.name(d) == "spillway-cluster"]
+
+
+def test_dashboard_lands_where_grafanas_sidecar_looks(renders: dict[str, list[mu.Doc]]) -> None:
+    """The Grafana Helm chart's dashboard sidecar (kube-prometheus-stack uses it) loads
+    ConfigMaps labelled grafana_dashboard=1 from Grafana's own namespace by default
+    (sidecar.dashboards.searchNamespace unset)."""
+    assert not [d for d in renders["root"] if mu.name(d) == "spillway-grafana-dashboard"]
+    dashboard = mu.find(renders["monitoring"], "ConfigMap", "spillway-grafana-dashboard")
     assert dashboard["metadata"]["labels"].get("grafana_dashboard") == "1"
+    assert dashboard["metadata"]["namespace"] == mu.CLUSTER["monitoring-namespace"]
 
 
 @pytest.mark.parametrize("kustomization", sorted(mu.KUSTOMIZATIONS))
 def test_one_namespace(renders: dict[str, list[mu.Doc]], kustomization: str) -> None:
-    namespace = mu.namespace_of(renders[kustomization])
+    docs = [d for d in renders[kustomization] if mu.name(d) not in mu.ELSEWHERE]
+    namespace = mu.namespace_of(docs)
     for ns in mu.of_kind(renders[kustomization], "Namespace"):
         assert mu.name(ns) == namespace
 
@@ -83,8 +94,10 @@ def test_second_pool_adds_a_pool_and_its_route(renders: dict[str, list[mu.Doc]])
 def test_shared_config_name_follows_its_content(renders: dict[str, list[mu.Doc]]) -> None:
     """A settings change renames the ConfigMap, so the API gets a new revision and the workers
     roll: pods read envFrom only at start, and must not keep routes the others dropped."""
-    names = {mu.name(_shared_config(docs)) for docs in renders.values()}
-    assert len(names) == len(renders), names
+    names = {k: mu.name(_shared_config(docs)) for k, docs in renders.items()}
+    assert names["root"] != names["second-pool"], names
+    # The dashboard component changes no setting, so it rolls nothing.
+    assert names["root"] == names["monitoring"], names
 
 
 def test_keda_owns_worker_replicas(all_docs: list[tuple[str, mu.Doc]]) -> None:
