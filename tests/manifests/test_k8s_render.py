@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.manifests import manifest_utils as mu
@@ -120,3 +122,21 @@ def test_spillway_image_is_set_by_kustomize(all_docs: list[tuple[str, mu.Doc]]) 
     for image in images:
         assert ":" in image.rsplit("/", 1)[-1] or "@" in image, f"{image} has no tag or digest"
         assert not image.endswith(":latest")
+
+
+_CITED = re.compile(
+    r"(?<![\w/.-])((?:platform|knative|keda|functions|docs|tests|scripts|bench)/[\w./-]*"
+    r"\.(?:yaml|yml|py|md|json|env|toml))"
+)
+
+
+def test_files_cited_in_manifest_comments_exist() -> None:
+    """A comment that sends the reader to a moved or deleted file misleads the next operator."""
+    sources = [p for d in ("platform", "knative", "keda") for p in (mu.REPO / d).rglob("*.yaml")]
+    sources += [mu.REPO / "kustomization.yaml", mu.REPO / "Dockerfile"]
+    missing = []
+    for source in sources:
+        for cited in _CITED.findall(source.read_text()):
+            if not (mu.REPO / cited).exists():
+                missing.append(f"{source.relative_to(mu.REPO)}: {cited}")
+    assert not missing, "\n".join(missing)
