@@ -40,3 +40,13 @@ def test_redis_fits_its_memory_limit_while_forked(root: list[mu.Doc]) -> None:
         statefulset["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
     )
     assert 2 * _bytes(conf["maxmemory"]) + OVERHEAD <= limit
+
+
+def test_every_pod_runs_under_the_shared_account(all_docs: list[tuple[str, mu.Doc]]) -> None:
+    """platform/serviceaccount.yaml is the one place for imagePullSecrets: every pod uses it,
+    Knative's tag-to-digest resolution too (revision.go reconcileDigest, k8schain)."""
+    for kustomization, doc in all_docs:
+        for template in mu.pod_templates([doc]):
+            assert template.spec.get("serviceAccountName") == "spillway", (
+                f"{kustomization}: {template.ident}"
+            )
