@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.manifests import knative_revision as kr
 from tests.manifests import manifest_utils as mu
 
 MIB = 1024 * 1024
@@ -50,3 +51,13 @@ def test_every_pod_runs_under_the_shared_account(all_docs: list[tuple[str, mu.Do
             assert template.spec.get("serviceAccountName") == "spillway", (
                 f"{kustomization}: {template.ident}"
             )
+
+
+def test_progress_deadline_leaves_room_for_a_first_install(root: list[mu.Doc]) -> None:
+    """A first revision that misses its deadline is failed for good (revision_lifecycle.go,
+    knative-v1.15.0: "Initial scale was never achieved"). On a fresh install its pod waits for
+    Redis, which waits for a new volume and two image pulls: keep at least Knative's default
+    (config/core/configmaps/deployment.yaml progress-deadline, 600s)."""
+    service = mu.find(root, "Service", "spillway-api", mu.KNATIVE_GROUP)
+    deployment = kr.revision_deployment(service)
+    assert deployment["spec"]["progressDeadlineSeconds"] >= kr.DEFAULT_PROGRESS_DEADLINE
