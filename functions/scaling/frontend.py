@@ -1,10 +1,11 @@
 """The API side of a simulation: Knative pods driven by the KPA, and the activator's buffer.
 
-Each submit occupies the API for `latency` s; the KPA is fed the revision's concurrency per
-second (request-seconds in that second), including requests the activator is holding, and a
-second counts as scraped while any API pod is ready or a request is in flight
-(bucketing.go: no write for a whole window restarts the average).
-"""
+A new pod serves once `startup` s (app start) have passed and its readiness has reached the
+activator (knative.ready_after: probed directly, or through the kubelet when the Service has a
+startup probe). Each submit occupies the API for `latency` s; the KPA is fed the revision's
+concurrency per second (request-seconds in that second), including requests the activator is
+holding, and a second counts as scraped while any API pod is ready or a request is in flight
+(bucketing.go: no write for a whole window restarts the average)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from functions.scaling.knative import TICK, KnativeAutoscaler, KpaDecision
+from functions.scaling.knative import TICK, KnativeAutoscaler, KpaDecision, ready_after
 from functions.scaling.spec import KnativeSpec
 
 ACTIVATOR_QUEUE = 10_000  # pkg/activator/net/throttler.go breakerQueueDepth
@@ -99,7 +100,8 @@ class Frontend:
         want = d.replicas
         while self.pods < want:
             self._ids += 1
-            heapq.heappush(self.starting, (t + self.startup, self._ids))
+            ready = t + ready_after(self.kpa.spec, self.startup)
+            heapq.heappush(self.starting, (ready, self._ids))
             if self.ready == 0 and len(self.starting) == 1:
                 self.cold_starts += 1
         while self.pods > want:

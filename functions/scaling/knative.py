@@ -19,6 +19,43 @@ from functions.scaling.spec import KnativeSpec
 
 TICK = 2.0
 State = Literal["inactive", "activating", "active"]
+# pkg/activator/net/revision_backends.go defaultProbeFrequency: the activator probes each new
+# pod's queue-proxy this often while the revision's probe optimisation is on.
+ACTIVATOR_PROBE_PERIOD = 0.2
+# pkg/queue/readiness/probe.go retryInterval: queue-proxy's aggressive readiness polling of the
+# app (readiness periodSeconds unset).
+QUEUE_PROXY_PROBE_INTERVAL = 0.05
+
+
+def _next_tick(t: float, period: float, start: float = 0.0) -> float:
+    """The first tick start + k * period (k >= 0) at or after t."""
+    if t <= start:
+        return start
+    return start + math.ceil(round((t - start) / period, 9)) * period
+
+
+def probed_by_activator(spec: KnativeSpec) -> bool:
+    """revision_backends.go getOrCreateRevisionWatcher (knative-v1.15.0 to v1.23.0): any startup
+    probe, or an exec readiness probe, turns enableProbeOptimisation off."""
+    return spec.startup_probe_period is None and not spec.exec_readiness
+
+
+def ready_after(spec: KnativeSpec, app_start: float) -> float:
+    """Seconds from a pod's creation until the activator routes to it, for an app that answers
+    its readiness check `app_start` seconds after creation.
+
+    Probe optimisation on: queue-proxy polls the app every 50 ms and the activator probes
+    queue-proxy every 200 ms from the moment the endpoints list the pod, routing at the first
+    pass. Off: the kubelet runs the startup probe at initialDelaySeconds + k x periodSeconds, the
+    pod turns Ready at the first pass, and the activator learns of it only through the
+    endpoints (spec.endpoint_lag)."""
+    if probed_by_activator(spec):
+        app_ready = _next_tick(app_start, QUEUE_PROXY_PROBE_INTERVAL)
+        return _next_tick(app_ready, ACTIVATOR_PROBE_PERIOD)
+    if spec.startup_probe_period is None:  # exec readiness: the kubelet's own period decides
+        return app_start + spec.endpoint_lag
+    started = _next_tick(app_start, spec.startup_probe_period, spec.startup_probe_delay)
+    return started + spec.endpoint_lag
 
 
 @dataclass(frozen=True)

@@ -269,4 +269,18 @@ def knative_spec(doc: Doc) -> S.KnativeSpec:
             get("target-burst-capacity", base.target_burst_capacity), "target-burst-capacity"
         ),
         response_timeout=base.response_timeout if not timeout else _num(timeout, "timeout"),
+        **_probes(pod),
     )
+
+
+def _probes(pod: Doc) -> dict[str, Any]:
+    """The serving container's probes as far as cold starts depend on them (knative.ready_after)."""
+    containers = pod.get("containers") or [{}]
+    serving = next((c for c in containers if c.get("ports")), containers[0])
+    startup = serving.get("startupProbe")
+    readiness = serving.get("readinessProbe") or {}
+    found: dict[str, Any] = {"exec_readiness": "exec" in readiness}
+    if startup is not None:
+        found["startup_probe_period"] = _num(startup.get("periodSeconds", 10), "periodSeconds")
+        found["startup_probe_delay"] = _num(startup.get("initialDelaySeconds", 0), "delay")
+    return found

@@ -139,6 +139,16 @@ class KnativeSpec:
     # responseStartTimeoutSeconds, else timeoutSeconds (revision-timeout-seconds default 300):
     # how long the activator may hold a request during a cold start before answering 504.
     response_timeout: float = 300.0
+    # How a new pod's readiness reaches the activator (knative.ready_after). A startup probe
+    # (its periodSeconds, initialDelaySeconds) or an exec readiness probe make the activator
+    # wait for the kubelet instead of probing the pod itself.
+    startup_probe_period: float | None = None  # None: no startup probe
+    startup_probe_delay: float = 0.0
+    exec_readiness: bool = False
+    # Kubelet path only: seconds from the kubelet seeing the pod Ready to the activator seeing
+    # the endpoint (status update, EndpointSlice controller, the activator's informer). Not in
+    # any source: an assumption to set from your cluster (`kubectl get endpointslices -w`).
+    endpoint_lag: float = 1.0
 
     @property
     def target_value(self) -> float:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from functions.scaling.knative import TICK, KnativeAutoscaler
+import pytest
+
+from functions.scaling import manifests
+from functions.scaling.frontend import Frontend
+from functions.scaling.knative import TICK, KnativeAutoscaler, probed_by_activator, ready_after
+from functions.scaling.manifests import KNATIVE_GROUP
 from functions.scaling.spec import KnativeSpec
+from tests.support.processes import ROOT
 
 # target 10 x utilization 1.0 = 10 concurrent requests per pod.
 SPEC = KnativeSpec(total_target=10, utilization=1.0)
@@ -99,3 +105,52 @@ def test_min_and_max_scale_bound_the_decision() -> None:
     kpa = KnativeAutoscaler(KnativeSpec(total_target=10, utilization=1.0, max_scale=3), replicas=1)
     feed(kpa, range(0, 60), 100.0)
     assert kpa.tick(60, 1).replicas == 3
+
+
+def _held_for(spec: KnativeSpec, app_start: float) -> float:
+    """How long the activator holds a request that arrives at t = 0 with the revision at zero."""
+    delivered: list[float] = []
+    front = Frontend(
+        spec, startup=app_start, latency=0.01, timeout=300, enqueue=delivered.append, horizon=60
+    )
+    front.arrive(0.0)
+    t = 0.0
+    while not delivered and t < 60:
+        t = front.next_due
+        front.control(t)
+    return front.buffer_wait_max
+
+
+def test_cold_start_without_a_startup_probe_waits_for_the_activators_probe() -> None:
+    """revision_backends.go (defaultProbeFrequency 200 ms) and pkg/queue/readiness/probe.go
+    (retryInterval 50 ms), knative-v1.15.0: the pod is routed at the first 200 ms activator
+    probe after queue-proxy's 50 ms poll sees the app ready."""
+    spec = KnativeSpec()
+    assert probed_by_activator(spec)
+    assert ready_after(spec, 3.0) == pytest.approx(3.0)
+    assert ready_after(spec, 3.01) == pytest.approx(3.2)
+    assert _held_for(spec, 3.01) == pytest.approx(3.2)
+
+
+def test_a_startup_probe_makes_cold_starts_wait_for_the_kubelet() -> None:
+    """revision_backends.go getOrCreateRevisionWatcher: a startup probe turns the activator's
+    probing off; the pod is Ready at the startup probe's next tick and reaches the activator
+    through the endpoints (endpoint_lag)."""
+    spec = KnativeSpec(startup_probe_period=1.0, endpoint_lag=0.5)
+    assert not probed_by_activator(spec)
+    assert ready_after(spec, 3.01) == pytest.approx(4.5)
+    delayed = KnativeSpec(startup_probe_period=2.0, startup_probe_delay=5.0, endpoint_lag=0.5)
+    assert ready_after(delayed, 3.01) == pytest.approx(5.5)
+    assert _held_for(spec, 3.01) > _held_for(KnativeSpec(), 3.01)
+
+
+def test_the_shipped_service_keeps_the_fast_cold_start() -> None:
+    """knative/service.yaml as the simulator reads it: no startup probe, HTTP readiness."""
+    docs = manifests.load(ROOT / "knative" / "service.yaml")
+    spec = manifests.knative_spec(manifests.select(docs, "Service", KNATIVE_GROUP, None, "api"))
+    assert spec.startup_probe_period is None and not spec.exec_readiness
+    assert probed_by_activator(spec)
+    with_probe = manifests.knative_spec(
+        {"spec": {"template": {"spec": {"containers": [{"startupProbe": {"periodSeconds": 2}}]}}}}
+    )
+    assert with_probe.startup_probe_period == 2 and not probed_by_activator(with_probe)
