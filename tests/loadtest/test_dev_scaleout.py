@@ -37,7 +37,7 @@ def dev() -> Iterator[tuple[str, str]]:
         pytest.skip("`spillway dev --fast` (the local scaler of issue 4) is not there yet")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing there: dev starts its own
+    env.pop("REDIS_URL", None)  # no REDIS_URL: dev starts its own
     env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
     proc = subprocess.Popen(
         [sys.executable, "-m", "functions.cli", "dev", "--fast", "--port", str(port)],
