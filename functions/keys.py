@@ -41,3 +41,22 @@ def record_key(prefix: str, invocation_id: str) -> str:
 
 def idempotency_key(prefix: str, function: str, key: str) -> str:
     return f"{prefix}spillway:idem:{function}:{key}"
+
+
+def leases_key(prefix: str, pool: str = "") -> str:
+    """The pool's worker leases (worker id -> deadline); functions/worker/lua/_lib.lua."""
+    return f"{prefix}spillway:leases{pool_suffix(pool)}"
+
+
+def scheduled_key(prefix: str, pool: str = "") -> str:
+    """Messages waiting in Redis for a due time: retries after their backoff, held-back ones."""
+    return f"{prefix}spillway:scheduled{pool_suffix(pool)}"
+
+
+def sweep_key(prefix: str, pool: str = "") -> str:
+    return f"{prefix}spillway:sweep{pool_suffix(pool)}"
+
+
+def dead_letters_key(prefix: str, queue: str) -> str:
+    """A queue's dead letters (id -> JSON entry); `dead_letters_key(...) + ":index"` by time."""
+    return f"{prefix}spillway:dlq:{queue}"
