@@ -68,11 +68,6 @@ class FunctionSpec:
         # limit (the pool kills the child) follows a little later for code that ignores it.
         return max(self.time_limit - max(1.0, 0.1 * self.time_limit), self.time_limit * 0.5)
 
-    @property
-    def max_deliveries(self) -> int:
-        """Deliveries after which a task that keeps killing its worker is failed, not rerun."""
-        return self.retry.attempts + 2
-
 
 class Registry:
     def __init__(self) -> None:

@@ -39,12 +39,6 @@ class Settings(BaseSettings):
         default=["functions.builtins"],
         description="Comma-separated modules whose @function definitions are registered.",
     )
-    VISIBILITY_TIMEOUT: int = Field(
-        default=900,
-        gt=0,
-        description="Seconds before a delivered but unacknowledged task is redelivered. "
-        "Must exceed every function's time limit.",
-    )
     RESULT_TTL: int = Field(default=86_400, gt=0, description="Seconds an invocation record lives.")
     LOG_LEVEL: str = Field(default="INFO")
 
@@ -96,8 +90,41 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds running tasks may finish after SIGTERM before they are requeued.",
     )
-    RESTORE_INTERVAL: int = Field(
-        default=10, gt=0, description="Seconds between sweeps that requeue expired unacked tasks."
+    LEASE_TTL: float = Field(
+        default=10.0,
+        ge=2,
+        le=300,
+        description="Seconds a worker's lease lasts without renewal (renewed every fifth of it). "
+        "A lost worker's tasks run again within about this plus SWEEP_INTERVAL; a worker cut "
+        "off from Redis stops its running tasks a second before it ends.",
+    )
+    SWEEP_INTERVAL: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Seconds between sweeps (due retries back to the queue, expired leases "
+        "reclaimed).",
+    )
+    MAX_LOST: int = Field(
+        default=3,
+        ge=1,
+        description="Deliveries whose worker died running them, after which the invocation is "
+        "failed as poison and dead-lettered instead of run again.",
+    )
+    UNKNOWN_TASK_HOLD: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds a message for a function no worker of the pool knows is held back "
+        "(a rolling deploy) before it is dead-lettered.",
+    )
+    MAX_RESULT_BYTES: int = Field(
+        default=262_144,
+        gt=0,
+        description="Largest result a function may return, as JSON; larger is a failure of the "
+        "function (return a reference to object storage instead).",
+    )
+    DEAD_LETTER_MAX: int = Field(
+        default=10_000, gt=0, description="Dead letters kept per queue (the oldest are shed)."
     )
     WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
     HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)

@@ -36,11 +36,7 @@ def test_help(command: str) -> None:
         ([], {}, "required: command"),
         (["api", "--port", "x"], {}, "invalid int value"),
         (["api"], {"PORT": "nope"}, "invalid setting PORT"),
-        (
-            ["worker"],
-            {"SPILLWAY_VISIBILITY_TIMEOUT": "30"},
-            "not below SPILLWAY_VISIBILITY_TIMEOUT",
-        ),
+        (["worker"], {"SPILLWAY_QUEUES": "nowhere"}, "names queues no function uses"),
         (["worker"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),
         (["worker"], {"REDIS_URL": "http://x"}, "invalid setting REDIS_URL"),
         (["api"], {"SPILLWAY_QUEUE_ROUTES": "ghost=q"}, "unknown functions: ghost"),

@@ -28,7 +28,6 @@ def test_decorator_records_models_queue_limits_and_docstring() -> None:
     assert (spec.queue, spec.time_limit, spec.description) == ("math", 5, "Twice x.")
     assert spec.task_name == "spillway.double"
     assert 0 < spec.soft_time_limit < spec.time_limit
-    assert spec.max_deliveries == 4
     assert target.queues() == ["math"]
     assert double(In(x=2)) == Out(y=4)  # still a plain callable
 

@@ -11,13 +11,13 @@ def test_environment_names_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("SPILLWAY_QUEUES", "a, b,,c")
     monkeypatch.setenv("SPILLWAY_FUNCTION_MODULES", "pkg.one,pkg.two")
-    monkeypatch.setenv("SPILLWAY_VISIBILITY_TIMEOUT", "120")
+    monkeypatch.setenv("SPILLWAY_LEASE_TTL", "12.5")
     settings = Settings()
     assert settings.REDIS_URL == "redis://:pw@redis:6379/2"
     assert settings.PORT == 9000
     assert settings.QUEUES == ["a", "b", "c"]
     assert settings.FUNCTION_MODULES == ["pkg.one", "pkg.two"]
-    assert settings.VISIBILITY_TIMEOUT == 120
+    assert settings.LEASE_TTL == 12.5
 
 
 def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +33,7 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value"),
     [
         ("REDIS_URL", "http://x"),
-        ("SPILLWAY_VISIBILITY_TIMEOUT", "0"),
+        ("SPILLWAY_LEASE_TTL", "1"),
         ("PORT", "abc"),
         ("SPILLWAY_HEARTBEAT_MAX_AGE", "1"),
     ],

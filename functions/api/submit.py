@@ -23,12 +23,15 @@ from functions.settings import Settings
 T = TypeVar("T")
 
 # KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
-# ARGV: max backlog, idempotency value, idempotency ttl, record ttl, function, submitted_at, then
+# ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
 # the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+# Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
+# long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
+# release_idempotency), so a long backlog never turns into 404s or duplicate runs.
 _SUBMIT_LUA = """
 local depth = redis.call('LLEN', KEYS[1])
 if KEYS[2] ~= '' then
-  local prior = redis.call('GET', KEYS[2])
+  local prior = redis.call('HGET', KEYS[2], 'value')
   if prior then return {2, depth, prior} end
 end
 local n = #ARGV - 6
@@ -36,13 +39,15 @@ if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
              'submitted_at', ARGV[6], 'attempts', '0')
-  redis.call('EXPIRE', KEYS[2 + i], ARGV[4])
+  if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
-if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+if KEYS[2] ~= '' then
+  redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
+end
 return {1, depth + n, ''}
 """
 
@@ -125,7 +130,7 @@ class Submitter:
                     max_backlog,
                     idem_value,
                     self.settings.IDEMPOTENCY_TTL,
-                    self.settings.RESULT_TTL,
+                    "",
                     spec.name,
                     f"{time.time():.6f}",
                     *messages,

@@ -6,18 +6,16 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from functions import keys
 from functions import registry as registry_module
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
-from functions.worker import health, tasks
-from functions.worker.execution import backoff_delay
+from functions.worker import deliveries, fence, health, tasks
 
 
 class ConfigError(ValueError):
@@ -25,29 +23,6 @@ class ConfigError(ValueError):
 
 
 def check(settings: Settings, registry: Registry) -> None:
-    """Refuse settings under which Redis would redeliver tasks that are still running."""
-    vt = settings.VISIBILITY_TIMEOUT
-    for spec in registry:
-        if spec.time_limit >= vt:
-            raise ConfigError(
-                f"function {spec.name!r} has time_limit {spec.time_limit:g}s, not below "
-                f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: Redis would redeliver it while it still runs"
-            )
-        if spec.retry.attempts > 1:
-            # The longest delay the policy can produce: the one before the last retry, without
-            # jitter (which only shortens it); not backoff_max, which a short policy never reaches.
-            longest_wait = backoff_delay(
-                dataclasses.replace(spec.retry, jitter=False), spec.retry.attempts - 2
-            )
-            if longest_wait >= vt:
-                raise ConfigError(
-                    f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not below "
-                    f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
-                )
-    if settings.SOFT_SHUTDOWN_TIMEOUT >= vt:
-        raise ConfigError(
-            "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT must be below SPILLWAY_VISIBILITY_TIMEOUT"
-        )
     unknown = set(settings.QUEUES) - set(registry.queues())
     if unknown:
         raise ConfigError(f"SPILLWAY_QUEUES names queues no function uses: {sorted(unknown)}")
@@ -55,12 +30,9 @@ def check(settings: Settings, registry: Registry) -> None:
 
 def config(settings: Settings, registry: Registry) -> dict[str, Any]:
     transport: dict[str, Any] = {
-        # Redeliver a task whose worker vanished (kill -9, node loss) after this long. Must exceed
-        # every time limit, or long tasks run twice (celery docs, "Redis: Visibility timeout").
-        "visibility_timeout": settings.VISIBILITY_TIMEOUT,
-        # kombu 5.7 sweeps `unacked` every interval x throttle seconds (default 10 x 10 = 100 s);
-        # a throttle of 1 makes orphaned tasks come back within one interval of expiring.
-        "unacked_restore_interval": settings.RESTORE_INTERVAL,
+        # Task messages are taken by functions/worker/transport.py; kombu's periodic restore
+        # runs our sweep (due retries, expired leases) this often, every time it is due.
+        "unacked_restore_interval": settings.SWEEP_INTERVAL,
         "unacked_restore_throttle": 1,
         "socket_keepalive": True,
         "health_check_interval": 10,
@@ -70,14 +42,15 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # trigger counts only its own work while every pool shares the API and the database.
         # No prefix here: kombu applies global_keyprefix to these names itself.
         transport["unacked_key"] = keys.unacked_key("", settings.POOL)
-        transport["unacked_index_key"] = keys.unacked_index_key("", settings.POOL)
-        transport["unacked_mutex_key"] = keys.unacked_mutex_key("", settings.POOL)
     if settings.KEY_PREFIX:
         # Prefixes the queue lists *and* `unacked`, so pools sharing a database count apart.
         transport["global_keyprefix"] = settings.KEY_PREFIX
     queues = settings.QUEUES or registry.queues()
     return {
         "broker_url": settings.REDIS_URL,
+        # kombu's Redis transport with an atomic take-and-record and leases
+        # (functions/worker/transport.py).
+        "broker_transport": "functions.worker.transport:Transport",
         "broker_transport_options": transport,
         # Retry the broker forever: under Kubernetes a worker that gives up just crash-loops.
         "broker_connection_retry_on_startup": True,
@@ -91,7 +64,6 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # Results live in the invocation records (functions/records.py), which expire after
         # SPILLWAY_RESULT_TTL; Celery's own backend stays configured for tools that expect one.
         "result_backend": settings.REDIS_URL,
-        "result_backend_transport_options": {"visibility_timeout": settings.VISIBILITY_TIMEOUT},
         "result_expires": settings.RESULT_TTL,
         "task_ignore_result": True,
         # At-least-once: ack after the task ran, and requeue when its pool child dies.
@@ -108,12 +80,9 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # REMAP_SIGTERM=SIGQUIT so SIGTERM takes this path (celery docs, "Soft Shutdown").
         "worker_soft_shutdown_timeout": settings.SOFT_SHUTDOWN_TIMEOUT,
         # Not when idle: Celery then sleeps the whole timeout for nothing (WorkController.
-        # wait_for_soft_shutdown). Delayed retries (ETA) held by an idle worker are unacked
-        # messages, which kombu restores to the queue when the connection closes.
+        # wait_for_soft_shutdown).
         "worker_enable_soft_shutdown_on_idle": False,
-        # A task that lost its broker connection cannot be acked; cancel it rather than let the
-        # redelivered copy run in parallel (planned default in Celery 6).
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # Events for Flower (`celery -A functions.worker.app flower`), published in batches by
         # our consumer rather than up to three round trips per task (functions/worker/consumer.py).
         "worker_send_task_events": True,
@@ -137,9 +106,37 @@ def create_app(settings: Settings | None = None) -> Celery:
     celery.conf.update(config(settings, registry))
     for spec in registry:
         tasks.register(celery, spec, settings)
+    deliveries.install(
+        deliveries.Deliveries(
+            settings,
+            tasks=[spec.task_name for spec in registry],
+            queues=settings.QUEUES or registry.queues(),
+        )
+    )
     celery.steps["consumer"].add(health.Heartbeat)
     celery.steps["worker"].add(health.HttpEndpoint)
     return celery
+
+
+@signals.worker_process_init.connect
+def _fence_pool_child(**_: Any) -> None:
+    fence.start()
+
+
+@signals.worker_init.connect
+def _fence_in_process_pools(sender: Any = None, **_: Any) -> None:
+    # The solo and threads pools run tasks in the worker's own process.
+    if sender is not None and sender.app.conf.worker_pool in ("solo", "threads"):
+        fence.start()
+
+
+@signals.worker_shutdown.connect
+def _release(**_: Any) -> None:
+    # Sent after the pool has stopped (celery/worker/worker.py, WorkController.stop): no task
+    # runs any more, so whatever this worker still holds goes back to the queue.
+    runtime = deliveries.current()
+    if runtime is not None:
+        runtime.shutdown()
 
 
 app = create_app()

@@ -1,7 +1,8 @@
 """What running one invocation means, as plain functions the Celery task wraps.
 
-These read and write the invocation record (see functions/records.py) and call the user's
-function with validated input; none of them needs a broker, so they are tested directly.
+`attempt` calls the user's function with validated input and says what to record: a result, a
+retry after a backoff, or a failure (and whether it is final, which dead-letters it). None of
+this needs a broker or Redis, so it is tested directly.
 """
 
 from __future__ import annotations
@@ -9,95 +10,27 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import math
 import random
 import time
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-from redis import Redis
+from billiard.exceptions import SoftTimeLimitExceeded
+from pydantic import BaseModel, ValidationError
 
-from functions import keys, records
 from functions.registry import FunctionSpec, RetryPolicy
+from functions.settings import Settings
+from functions.worker.inflight import error_json
 
-# Moves a record to `running` unless it is already terminal: a redelivered message whose
-# invocation already finished (the worker died between writing the result and acking) is skipped.
-_BEGIN_LUA = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'succeeded' or status == 'failed' then return {-1, status, ''} end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local submitted = redis.call('HGET', KEYS[1], 'submitted_at')
-if not submitted then
-  submitted = ARGV[1]
-  redis.call('HSET', KEYS[1], 'submitted_at', submitted)
-end
-redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'function', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return {attempts, status or '', submitted}
-"""
+# Longest error text kept in a record or a dead letter.
+_ERROR_MAX = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
-    attempts: int
-    submitted_at: float
-    started_at: float
-
-    @property
-    def queue_wait(self) -> float:
-        return max(0.0, self.started_at - self.submitted_at)
-
-
-class RecordStore:
-    """The worker's view of invocation records."""
-
-    def __init__(self, redis: Redis, prefix: str, ttl: int) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.ttl = ttl
-        self._begin = redis.register_script(_BEGIN_LUA)
-
-    def key(self, invocation_id: str) -> str:
-        return keys.record_key(self.prefix, invocation_id)
-
-    def begin(self, invocation_id: str, function: str) -> Started | None:
-        """Mark running; None when the invocation already reached a terminal state."""
-        now = time.time()
-        attempts, _, submitted = self._begin(
-            keys=[self.key(invocation_id)], args=[f"{now:.6f}", function, self.ttl]
-        )
-        if int(attempts) < 0:
-            return None
-        return Started(attempts=int(attempts), submitted_at=float(submitted), started_at=now)
-
-    def succeed(self, invocation_id: str, result: dict[str, Any]) -> None:
-        self._finish(invocation_id, records.Status.SUCCEEDED, {records.RESULT: json.dumps(result)})
-
-    def fail(self, invocation_id: str, error: str) -> None:
-        self._finish(invocation_id, records.Status.FAILED, {records.ERROR: error})
-
-    def retrying(self, invocation_id: str, error: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(
-            self.key(invocation_id),
-            mapping={records.STATUS: records.Status.RETRYING.value, records.ERROR: error},
-        )
-        pipe.expire(self.key(invocation_id), self.ttl)
-        pipe.execute()
-
-    def _finish(self, invocation_id: str, status: records.Status, fields: dict[str, str]) -> None:
-        key = self.key(invocation_id)
-        pipe = self.redis.pipeline(transaction=True)
-        mapping = {
-            records.STATUS: status.value,
-            records.FINISHED_AT: f"{time.time():.6f}",
-            **fields,
-        }
-        pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
-        if status is records.Status.SUCCEEDED:
-            pipe.hdel(key, records.ERROR)
-        pipe.expire(key, self.ttl)
-        pipe.execute()
+class ResultError(ValueError):
+    """A result that cannot be stored: not finite, or too large."""
 
 
 def call_function(spec: FunctionSpec, payload: dict[str, Any]) -> dict[str, Any]:
@@ -108,8 +41,25 @@ def call_function(spec: FunctionSpec, payload: dict[str, Any]) -> dict[str, Any]
         output = asyncio.run(_awaited(output))
     if not isinstance(output, BaseModel):
         output = spec.output_model.model_validate(output)
+    # pydantic's JSON mode writes NaN and Infinity as null (ser_json_inf_nan="null"), which
+    # would store a different result than the function returned: refuse them instead.
+    _refuse_non_finite(output.model_dump(mode="python"))
     dumped: dict[str, Any] = output.model_dump(mode="json")
     return dumped
+
+
+def _refuse_non_finite(value: Any) -> None:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ResultError(
+                "the result holds a non-finite number (NaN or Infinity), which JSON cannot carry"
+            )
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_non_finite(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_non_finite(item)
 
 
 async def _awaited(awaitable: Any) -> Any:
@@ -124,6 +74,96 @@ def backoff_delay(policy: RetryPolicy, retries: int, rng: random.Random | None =
     return delay
 
 
+def encode_result(result: dict[str, Any], max_bytes: int) -> str:
+    text = json.dumps(result, separators=(",", ":"))
+    if len(text.encode()) > max_bytes:
+        raise ResultError(
+            f"the result is {len(text.encode())} bytes as JSON, over SPILLWAY_MAX_RESULT_BYTES"
+            f"={max_bytes}: store large outputs elsewhere and return a reference"
+        )
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to, and what to write."""
+
+    status: str  # succeeded | failed (final) | retrying
+    value: str  # the result as JSON, or the error line
+    label: str  # spillway_task_outcomes_total{outcome}
+    duration: float
+    retry_after: float | None = None
+    dead_letter: tuple[str, str] | None = None  # (reason, error JSON) of a final failure
+    reraise: BaseException | None = None  # raised again so Celery reports the failure
+
+    @property
+    def field(self) -> str:
+        return "result" if self.status == "succeeded" else "error"
+
+    @property
+    def error(self) -> str:
+        return "" if self.status == "succeeded" else self.value
+
+
+def attempt(
+    spec: FunctionSpec, payload: dict[str, Any], retries: int, settings: Settings
+) -> Outcome:
+    """Run the function once; `retries` counts the retries already made."""
+    started = time.perf_counter()
+    try:
+        text = encode_result(call_function(spec, payload), settings.MAX_RESULT_BYTES)
+    except SoftTimeLimitExceeded as exc:
+        error = f"TimeLimitExceeded: time limit of {spec.time_limit:g}s"
+        return _failed(error, "timeout", started, exc, "TimeLimitExceeded")
+    except Exception as exc:
+        error = describe(exc)
+        if spec.retry.retryable(exc) and retries + 1 < spec.retry.attempts:
+            return Outcome(
+                status="retrying",
+                value=error,
+                label="retried",
+                duration=time.perf_counter() - started,
+                retry_after=backoff_delay(spec.retry, retries),
+            )
+        return _failed(error, "failed", started, exc, type(exc).__name__)
+    return Outcome(
+        status="succeeded", value=text, label="succeeded", duration=time.perf_counter() - started
+    )
+
+
+def _failed(error: str, label: str, started: float, exc: BaseException, kind: str) -> Outcome:
+    message = error.partition(": ")[2] or error
+    return Outcome(
+        status="failed",
+        value=error,
+        label=label,
+        duration=time.perf_counter() - started,
+        dead_letter=("retries_exhausted", error_json(kind, message, frames(exc))),
+        reraise=exc,
+    )
+
+
+def frames(exc: BaseException, limit: int = 10) -> list[str]:
+    """Where an exception was raised: file, line and function per frame, no values."""
+    return [
+        f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)[-limit:]
+    ]
+
+
 def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """One line for the record: the error's type and message, never the payload.
+
+    pydantic's messages quote the input (`input_value=...`), so validation errors are summed up
+    by location and message only.
+    """
+    if isinstance(exc, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in error['loc']) or '(root)'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        text = f"{exc.error_count()} validation error(s): " + "; ".join(parts)
+    else:
+        text = str(exc)
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= _ERROR_MAX else line[: _ERROR_MAX - 1] + "…"

@@ -21,3 +21,14 @@ OUTCOMES = Counter(
     "Finished attempts by outcome (succeeded, failed, retried, timeout, duplicate, poisoned).",
     ["function", "outcome"],
 )
+DELIVERIES = Counter(
+    "spillway_deliveries_total",
+    "Messages taken from a queue, by what was done with them (ok: handed to a task; unknown: "
+    "held back for a worker that knows the task; malformed; finished: a copy of a finished "
+    "invocation, dropped).",
+    ["kind"],
+)
+RECLAIMED = Counter(
+    "spillway_reclaimed_deliveries_total",
+    "Deliveries requeued because their worker's lease expired (the worker was lost).",
+)

@@ -1,113 +1,132 @@
-"""Celery tasks generated from the registry: thin wrappers over functions/worker/execution.py."""
+"""Celery tasks generated from the registry: thin wrappers over functions/worker/execution.py.
+
+A task runs in a pool child. It gets its delivery (tag, lease, attempt) from the `spillway`
+header the transport adds (functions/worker/deliveries.py) and ends by writing the outcome and
+settling the delivery in one script: finish.lua for a final outcome, retry.lua for a retry.
+Those writes are fenced, so a task whose lease was lost cannot overwrite a newer attempt.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Celery, Task
-from redis import Redis
+from celery.exceptions import Retry
+from redis.exceptions import RedisError
 
 from functions.registry import FunctionSpec
 from functions.settings import Settings
-from functions.worker import execution, metrics
+from functions.worker import deliveries, execution, fence, metrics
+from functions.worker.inflight import Inflight, PoolKeys
 
 log = logging.getLogger("spillway.worker")
 
-_stores: dict[int, execution.RecordStore] = {}
+_inflight: dict[int, Inflight] = {}
 
 
-def record_store(settings: Settings) -> execution.RecordStore:
+def inflight(settings: Settings) -> Inflight:
     """One Redis client per process: pool children are forked, and a client must not be shared
     across a fork."""
     pid = os.getpid()
-    store = _stores.get(pid)
-    if store is None:
-        client = Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            socket_keepalive=True,
-            health_check_interval=30,
+    found = _inflight.get(pid)
+    if found is None:
+        found = _inflight[pid] = Inflight(
+            deliveries.redis_client(settings),
+            PoolKeys.of(settings.KEY_PREFIX, settings.POOL),
+            record_ttl=settings.RESULT_TTL,
+            dead_letter_max=settings.DEAD_LETTER_MAX,
         )
-        store = _stores[pid] = execution.RecordStore(
-            client, settings.KEY_PREFIX, settings.RESULT_TTL
-        )
-    return store
+    return found
 
 
-class SpillwayTask(Task[Any, Any]):
-    spec: FunctionSpec
-    settings: Settings
+def write(what: str, call: Callable[[], int]) -> int:
+    """Run one outcome write until Redis takes it.
 
-    def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
-    ) -> None:
-        # Celery calls this in the worker's main process when the hard time limit kills the
-        # child (celery/worker/request.py, Request.on_timeout); the child never got to record it.
-        if isinstance(exc, TimeLimitExceeded):
-            record_store(self.settings).fail(
-                task_id, f"TimeLimitExceeded: hard time limit of {self.spec.time_limit:g}s"
-            )
-            metrics.OUTCOMES.labels(self.spec.name, "timeout").inc()
+    No path may ack a message whose outcome is not on record, so a write that Redis refuses (an
+    outage, OOM, a read-only replica) is tried again rather than given up. If the outage
+    outlasts the lease, the fence stops this process and the delivery runs again elsewhere.
+    """
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except (RedisError, OSError) as exc:
+            log.warning("could not record %s yet (%s); trying again", what, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, Any]:
-    def run(self: SpillwayTask, payload: dict[str, Any]) -> None:
-        store = record_store(settings)
-        invocation_id = str(self.request.id)
-        started = store.begin(invocation_id, spec.name)
-        if started is None:
-            log.info("%s[%s] already finished; skipping redelivery", spec.name, invocation_id)
-            metrics.OUTCOMES.labels(spec.name, "duplicate").inc()
-            return
-        if started.attempts == 1:
-            metrics.QUEUE_WAIT.labels(spec.name).observe(started.queue_wait)
-        if started.attempts > spec.max_deliveries:
-            # A message that keeps killing its worker would loop forever under
-            # task_reject_on_worker_lost; Redis keeps no delivery count, so we do (celery#8969).
-            store.fail(
-                invocation_id,
-                f"gave up after {started.attempts - 1} deliveries that "
-                "never finished (the worker was lost each time)",
+    def run(self: Task[Any, Any], payload: dict[str, Any]) -> None:
+        delivery = self.request.get("spillway") or {}
+        if not delivery:
+            raise RuntimeError(
+                f"{spec.task_name} ran without a Spillway delivery (sent around the transport?)"
             )
-            metrics.OUTCOMES.labels(spec.name, "poisoned").inc()
-            return
-        t0 = time.perf_counter()
+        store = inflight(settings)
+        invocation_id = str(self.request.id)
+        tag, worker = delivery["tag"], delivery["worker"]
+        if delivery.get("attempt") == 1 and delivery.get("submitted"):
+            metrics.QUEUE_WAIT.labels(spec.name).observe(
+                max(0.0, time.time() - float(delivery["submitted"]))
+            )
+        fence.enter(delivery["epoch"])
         try:
-            result = execution.call_function(spec, payload)
-        except SoftTimeLimitExceeded:
-            store.fail(invocation_id, f"TimeLimitExceeded: time limit of {spec.time_limit:g}s")
-            metrics.OUTCOMES.labels(spec.name, "timeout").inc()
-            raise
-        except Exception as exc:
-            metrics.DURATION.labels(spec.name).observe(time.perf_counter() - t0)
-            retries = self.request.retries
-            if spec.retry.retryable(exc) and retries + 1 < spec.retry.attempts:
-                store.retrying(invocation_id, execution.describe(exc))
-                metrics.OUTCOMES.labels(spec.name, "retried").inc()
-                raise self.retry(
-                    exc=exc,
-                    countdown=execution.backoff_delay(spec.retry, retries),
-                    max_retries=spec.retry.attempts - 1,
-                ) from exc
-            store.fail(invocation_id, execution.describe(exc))
-            metrics.OUTCOMES.labels(spec.name, "failed").inc()
-            raise
-        metrics.DURATION.labels(spec.name).observe(time.perf_counter() - t0)
-        store.succeed(invocation_id, result)
-        metrics.OUTCOMES.labels(spec.name, "succeeded").inc()
+            outcome = execution.attempt(spec, payload, self.request.retries, settings)
+            metrics.DURATION.labels(spec.name).observe(outcome.duration)
+            metrics.OUTCOMES.labels(spec.name, outcome.label).inc()
+            if outcome.retry_after is not None:
+                written = write(
+                    f"the retry of {invocation_id}",
+                    lambda: store.retry(
+                        worker,
+                        tag,
+                        invocation_id,
+                        outcome.retry_after or 0.0,
+                        outcome.error,
+                        self.request.retries + 1,
+                    ),
+                )
+            else:
+                written = write(
+                    f"the outcome of {invocation_id}",
+                    lambda: store.finish(
+                        worker,
+                        tag,
+                        invocation_id,
+                        outcome.status,
+                        outcome.field,
+                        outcome.value,
+                        dead_letter=outcome.dead_letter,
+                    ),
+                )
+        finally:
+            fence.leave()
+        if written == 0:
+            log.warning(
+                "%s[%s]: outcome not recorded, the delivery was reclaimed (lease lost)",
+                spec.name,
+                invocation_id,
+            )
+        if outcome.retry_after is not None:
+            # Celery counts and reports a retry (task-retried event); the message is already in
+            # the scheduled set, so nothing is sent again.
+            raise Retry(
+                outcome.error, when=datetime.now(UTC) + timedelta(seconds=outcome.retry_after)
+            )
+        if outcome.reraise is not None:
+            raise outcome.reraise
 
     task: Task[Any, Any] = app.task(  # type: ignore[call-overload]
         run,
         name=spec.task_name,
         bind=True,
-        base=SpillwayTask,
-        spec=spec,
-        settings=settings,
+        Request="functions.worker.request:SpillwayRequest",
         time_limit=spec.time_limit,
         soft_time_limit=spec.soft_time_limit,
         # The invocation record is the result store; Celery's backend would write it twice.

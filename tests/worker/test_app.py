@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from functions.registry import Registry, RetryPolicy, function, load_modules, registry
+from functions.registry import Registry, function, load_modules, registry
 from functions.settings import Settings
 from functions.worker.app import ConfigError, check, config, create_app
 
@@ -14,29 +14,14 @@ class M(BaseModel):
     x: int = 0
 
 
-def _registry(time_limit: float, retry: RetryPolicy | None = None) -> Registry:
+def _registry(time_limit: float) -> Registry:
     target = Registry()
 
-    @function("long", time_limit=time_limit, retry=retry, target=target)
+    @function("long", time_limit=time_limit, target=target)
     def long(payload: M) -> M:
         return payload
 
     return target
-
-
-def test_time_limit_must_be_below_the_visibility_timeout() -> None:
-    settings = Settings(VISIBILITY_TIMEOUT=60)
-    check(settings, _registry(59))
-    with pytest.raises(ConfigError, match="'long' has time_limit 60s, not below"):
-        check(settings, _registry(60))
-
-
-def test_retry_delay_must_be_below_the_visibility_timeout() -> None:
-    # The longest wait the policy can produce counts, not a backoff_max it never reaches.
-    check(Settings(VISIBILITY_TIMEOUT=100), _registry(10, RetryPolicy(attempts=3, backoff_max=120)))
-    policy = RetryPolicy(attempts=3, backoff=60, backoff_max=120)
-    with pytest.raises(ConfigError, match="may wait 120s before a retry"):
-        check(Settings(VISIBILITY_TIMEOUT=100), _registry(10, policy))
 
 
 def test_queues_must_exist() -> None:
@@ -45,17 +30,18 @@ def test_queues_must_exist() -> None:
 
 
 def test_reliability_settings() -> None:
-    conf = config(
-        Settings(VISIBILITY_TIMEOUT=300, KEY_PREFIX="pool-a:", RESTORE_INTERVAL=5), registry
-    )
+    conf = config(Settings(KEY_PREFIX="pool-a:", SWEEP_INTERVAL=0.5), registry)
     assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
     assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
     assert conf["worker_disable_prefetch"] and conf["worker_prefetch_multiplier"] == 1
     transport = conf["broker_transport_options"]
-    assert transport["visibility_timeout"] == 300
-    assert conf["result_backend_transport_options"]["visibility_timeout"] == 300
+    assert conf["broker_transport"] == "functions.worker.transport:Transport"
     assert transport["global_keyprefix"] == "pool-a:"
-    assert (transport["unacked_restore_interval"], transport["unacked_restore_throttle"]) == (5, 1)
+    assert (transport["unacked_restore_interval"], transport["unacked_restore_throttle"]) == (
+        0.5,
+        1,
+    )
+    assert conf["worker_cancel_long_running_tasks_on_connection_loss"] is False
     assert conf["worker_soft_shutdown_timeout"] > 0
     assert conf["worker_send_task_events"] and conf["result_expires"] > 0
 
@@ -69,6 +55,7 @@ def test_created_app_has_one_task_per_function_with_its_limits() -> None:
         task = app.tasks[spec.task_name]
         assert (task.time_limit, task.soft_time_limit) == (spec.time_limit, spec.soft_time_limit)
         assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
+        assert task.Request == "functions.worker.request:SpillwayRequest"
     assert app.conf.task_routes["spillway.sleep"] == {"queue": "spillway"}
 
 
@@ -76,5 +63,3 @@ def test_a_pool_gets_its_own_in_flight_hash() -> None:
     assert "unacked_key" not in config(Settings(), registry)["broker_transport_options"]
     transport = config(Settings(POOL="long"), registry)["broker_transport_options"]
     assert transport["unacked_key"] == "unacked:long"
-    assert transport["unacked_index_key"] == "unacked_index:long"
-    assert transport["unacked_mutex_key"] == "unacked_mutex:long"

@@ -1,68 +1,37 @@
-"""The plain functions behind the Celery task, against a real Redis."""
+"""The plain functions behind the Celery task: calling a function and judging its outcome."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import time
 
 import pytest
-import redis
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from functions import keys, records
-from functions.registry import RetryPolicy, registry
-from functions.worker.execution import RecordStore, backoff_delay, call_function, describe
-
-
-@pytest.fixture
-def store(redis_client: redis.Redis) -> RecordStore:
-    return RecordStore(redis_client, "p:", ttl=60)
+from functions.builtins import EchoPayload
+from functions.registry import FunctionSpec, RetryPolicy, registry
+from functions.settings import Settings
+from functions.worker.execution import attempt, backoff_delay, call_function, describe
 
 
-def test_begin_counts_attempts_and_keeps_the_submission_time(
-    store: RecordStore, redis_client: redis.Redis
-) -> None:
-    key = keys.record_key("p:", "i1")
-    redis_client.hset(
-        key,
-        mapping={
-            "function": "echo",
-            "status": "queued",
-            "submitted_at": f"{time.time() - 2:.6f}",
-            "attempts": 0,
-        },
+class Flaky(Exception):
+    pass
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def _spec(fn: object, retry: RetryPolicy | None = None) -> FunctionSpec:
+    return FunctionSpec(
+        "t",
+        fn,
+        EchoPayload,
+        EchoPayload,
+        retry=retry or RetryPolicy(),  # type: ignore[arg-type]
     )
-    first = store.begin("i1", "echo")
-    assert first is not None and first.attempts == 1
-    assert 1.9 < first.queue_wait < 5
-    second = store.begin("i1", "echo")
-    assert second is not None and second.attempts == 2
-    assert redis_client.hget(key, "status") == b"running"
-    assert 0 < redis_client.ttl(key) <= 60
-
-
-def test_begin_skips_invocations_that_already_finished(store: RecordStore) -> None:
-    store.begin("i2", "echo")
-    store.succeed("i2", {"ok": True})
-    assert store.begin("i2", "echo") is None
-    store.begin("i3", "echo")
-    store.fail("i3", "boom")
-    assert store.begin("i3", "echo") is None
-
-
-def test_records_read_back_through_the_public_view(
-    store: RecordStore, redis_client: redis.Redis
-) -> None:
-    store.begin("i4", "echo")
-    store.retrying("i4", "Flaky: once")
-    view = records.decode("i4", redis_client.hgetall(keys.record_key("p:", "i4")))
-    assert view["status"] == "retrying" and view["error"] == "Flaky: once"
-    store.begin("i4", "echo")
-    store.succeed("i4", {"n": [1, 2]})
-    view = records.decode("i4", redis_client.hgetall(keys.record_key("p:", "i4")))
-    assert view["status"] == "succeeded" and view["result"] == {"n": [1, 2]}
-    assert view["error"] is None and view["attempts"] == 2
-    assert view["finished_at"] is not None
 
 
 def test_call_function_validates_both_ways() -> None:
@@ -90,6 +59,49 @@ def test_builtin_cpu_and_sleep_do_what_they_say() -> None:
     assert busy > 0.02 > idle
 
 
+def test_a_result_is_stored_as_compact_json() -> None:
+    outcome = attempt(_spec(lambda p: p), {"a": [1, 2]}, 0, Settings())
+    assert (outcome.status, outcome.field, outcome.value) == ("succeeded", "result", '{"a":[1,2]}')
+    assert outcome.dead_letter is None and outcome.reraise is None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_result_is_a_failure_of_the_function(bad: float) -> None:
+    outcome = attempt(_spec(lambda p: {"x": bad}), {}, 0, Settings())
+    assert outcome.status == "failed"
+    assert "non-finite number" in outcome.value and outcome.dead_letter is not None
+
+
+def test_a_result_over_the_limit_is_a_failure_of_the_function() -> None:
+    outcome = attempt(_spec(lambda p: {"x": "y" * 100}), {}, 0, Settings(MAX_RESULT_BYTES=50))
+    assert outcome.status == "failed" and "SPILLWAY_MAX_RESULT_BYTES=50" in outcome.value
+
+
+def test_a_retryable_error_schedules_a_retry_until_attempts_run_out() -> None:
+    policy = RetryPolicy(attempts=3, on=(Flaky,), backoff=1, jitter=False)
+    spec = _spec(lambda p: _raise(Flaky("later")), policy)
+    first = attempt(spec, {}, 0, Settings())
+    assert (first.status, first.retry_after, first.error) == ("retrying", 1.0, "Flaky: later")
+    assert attempt(spec, {}, 1, Settings()).retry_after == 2.0
+    last = attempt(spec, {}, 2, Settings())
+    assert last.status == "failed" and last.retry_after is None
+    reason, error = last.dead_letter or ("", "{}")
+    detail = json.loads(error)
+    assert reason == "retries_exhausted" and detail["type"] == "Flaky"
+    assert detail["message"] == "later" and "in _raise" in detail["traceback"][-1]
+
+
+def test_a_failure_never_echoes_the_payload() -> None:
+    class Strict(BaseModel):
+        n: int
+
+    spec = FunctionSpec("t", lambda p: p, Strict, Strict)
+    outcome = attempt(spec, {"n": "secret-value-123"}, 0, Settings())
+    assert outcome.status == "failed" and "n: Input should be a valid integer" in outcome.value
+    assert "secret-value-123" not in outcome.value
+    assert "secret-value-123" not in (outcome.dead_letter or ("", ""))[1]
+
+
 def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
     policy = RetryPolicy(attempts=10, backoff=1, backoff_max=8, jitter=False)
     assert [backoff_delay(policy, n) for n in range(5)] == [1, 2, 4, 8, 8]
@@ -98,6 +110,7 @@ def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
     assert all(4 <= d <= 8 for d in delays) and len(delays) > 10
 
 
-def test_describe_names_the_error() -> None:
+def test_describe_names_the_error_in_one_bounded_line() -> None:
     assert describe(ValueError("bad")) == "ValueError: bad"
     assert describe(TimeoutError()) == "TimeoutError"
+    assert len(describe(ValueError("x" * 5000))) == 1000

@@ -1,0 +1,236 @@
+"""The worker main process's side of its deliveries: take, check, hand to Celery, settle.
+
+One `Deliveries` per worker process (`current()`), set up by the Celery app and used by the
+transport (functions/worker/transport.py). What it hands to Celery is a message that is valid,
+due, of a task this worker knows, and recorded in Redis as in flight under this worker's lease.
+Anything else is dealt with in Redis before Celery sees it: dead-lettered (malformed, expired,
+poison), held back for another worker (unknown task), or scheduled (a future `eta`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from functions.settings import Settings
+from functions.worker import metrics
+from functions.worker.inflight import Inflight, PoolKeys
+from functions.worker.lease import Lease
+from functions.worker.messages import Invalid, check
+
+log = logging.getLogger("spillway.worker")
+
+# kombu's priority lists for one queue, in the order BRPOP names them (kombu.transport.redis,
+# Channel._q_for_pri and priority_steps): the bare name is priority 0 and is served first.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+# Seconds between tries of a message whose task this worker does not know.
+HOLD_DELAY = 5.0
+
+_current: Deliveries | None = None
+
+
+def current() -> Deliveries | None:
+    return _current
+
+
+def install(deliveries: Deliveries | None) -> None:
+    global _current
+    _current = deliveries
+
+
+def redis_client(settings: Settings) -> Redis:
+    return Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=5,
+        socket_connect_timeout=3,
+        socket_keepalive=True,
+        health_check_interval=10,
+    )
+
+
+class Deliveries:
+    def __init__(self, settings: Settings, tasks: Iterable[str], queues: Iterable[str]) -> None:
+        self.settings = settings
+        self.queues = frozenset(queues)
+        self.tasks = frozenset(tasks)
+        self.inflight = Inflight(
+            redis_client(settings),
+            PoolKeys.of(settings.KEY_PREFIX, settings.POOL),
+            record_ttl=settings.RESULT_TTL,
+            dead_letter_max=settings.DEAD_LETTER_MAX,
+        )
+        self.lease = Lease(self.inflight, settings.LEASE_TTL, sorted(self.tasks))
+        # tag -> the worker id (lease) that took it: settling needs it, and a lease can change.
+        self._taken: dict[str, str] = {}
+        self._lost: set[str] = set()
+        self._pending: deque[tuple[str, str, str, bool]] = deque()
+
+    # --- taking ---------------------------------------------------------------------------
+    def owns(self, queues: Iterable[str]) -> bool:
+        """True for the task queues; pidbox and reply queues keep kombu's own path."""
+        names = set(queues)
+        return bool(names) and names <= self.queues
+
+    def queue_keys(self, queues: list[str]) -> list[str]:
+        prefix = self.settings.KEY_PREFIX
+        return [prefix + queue + suffix for suffix in _PRIORITY_SUFFIXES for queue in queues]
+
+    def worker(self) -> str:
+        if not self.lease.held:
+            self.lease.start()
+        return self.lease.worker
+
+    def on_fetched(self, reply: list[Any]) -> tuple[dict[str, Any], str] | None:
+        """What to deliver to Celery (message, queue name) for one fetch.lua reply, or None."""
+        kind = _text(reply[0])
+        if kind == "lease":
+            self.lease.renew_now()
+            return None
+        tag, src, raw = _text(reply[1]), _text(reply[2]), _text(reply[3])
+        worker = self.lease.worker
+        metrics.DELIVERIES.labels(kind).inc()
+        if kind == "finished":
+            log.info("dropped a copy of finished invocation %s", tag.rpartition(".")[0])
+            return None
+        if kind == "malformed":
+            self._quarantine(worker, tag, Invalid("malformed", "InvalidMessage", _why(raw)))
+            return None
+        if kind == "unknown":
+            self._call(
+                self.inflight.hold,
+                worker,
+                tag,
+                _task_name(raw),
+                HOLD_DELAY,
+                self.settings.UNKNOWN_TASK_HOLD,
+            )
+            return None
+        attempts, submitted = int(reply[4]), _text(reply[5])
+        retries, lost = int(reply[6]), int(reply[7])
+        try:
+            message, eta = check(raw, self.settings.MAX_BODY_BYTES)
+        except Invalid as invalid:
+            self._quarantine(worker, tag, invalid)
+            return None
+        if eta is not None and eta > datetime.now(UTC):
+            self._call(self.inflight.defer, worker, tag, eta.timestamp())
+            return None
+        if lost >= self.settings.MAX_LOST:
+            self._quarantine(
+                worker,
+                tag,
+                Invalid(
+                    "poison",
+                    "WorkerLost",
+                    f"its worker process died running it {lost} times",
+                ),
+            )
+            return None
+        headers = message["headers"]
+        headers["retries"] = retries
+        headers["spillway"] = {
+            "tag": tag,
+            "worker": worker,
+            "epoch": self.lease.epoch,
+            "attempt": attempts,
+            "submitted": submitted,
+        }
+        message["properties"]["delivery_tag"] = tag
+        self._taken[tag] = worker
+        queue = src[len(self.settings.KEY_PREFIX) :].split("\x06\x16", 1)[0]
+        return message, queue
+
+    def _quarantine(self, worker: str, tag: str, invalid: Invalid) -> None:
+        log.warning("dead-lettered a message (%s): %s", invalid.reason, invalid.message)
+        self._call(
+            self.inflight.quarantine,
+            worker,
+            tag,
+            invalid.reason,
+            invalid.error_type,
+            invalid.message,
+        )
+
+    def _call(self, method: Any, worker: str, tag: str, *args: Any) -> None:
+        # The delivery stays in flight under this lease if Redis refuses now: when the lease
+        # ends it is requeued, checked again and dealt with then.
+        try:
+            method(worker, tag, *args)
+        except RedisError as exc:
+            log.warning("could not %s delivery %s: %s", method.__name__, tag, exc)
+
+    # --- settling -------------------------------------------------------------------------
+    def mark_lost(self, tag: str) -> None:
+        """The process running this delivery died (not by the fence): count it when requeued."""
+        self._lost.add(tag)
+
+    def settle(self, tag: str, mode: str, event: str) -> None:
+        lost = tag in self._lost
+        self._lost.discard(tag)
+        worker = self._taken.pop(tag, self.lease.worker)
+        self._pending.append((worker, tag, mode, lost))
+        self._flush(event)
+
+    def _flush(self, event: str = "requeued") -> None:
+        while self._pending:
+            worker, tag, mode, lost = self._pending[0]
+            try:
+                self.inflight.settle(worker, tag, mode, "worker_lost" if lost else event, lost)
+            except RedisError as exc:
+                log.warning("could not settle %d deliveries yet: %s", len(self._pending), exc)
+                return
+            self._pending.popleft()
+
+    def running(self) -> set[str]:
+        """Tags taken and not settled yet (their tasks run, or wait for a pool slot)."""
+        return set(self._taken)
+
+    def release(self, tags: Iterable[str]) -> None:
+        """Put back deliveries that never started or were cancelled (a channel closing)."""
+        for tag in tags:
+            if tag in self._taken:
+                self.settle(tag, "requeue", "released")
+
+    # --- housekeeping ---------------------------------------------------------------------
+    def sweep(self) -> None:
+        self._flush()
+        try:
+            promoted, reclaimed = self.inflight.sweep(
+                self.settings.SWEEP_INTERVAL, self.settings.LEASE_TTL
+            )
+        except RedisError as exc:
+            log.debug("sweep skipped: %s", exc)
+            return
+        if reclaimed:
+            log.warning("requeued %d deliveries of workers whose lease expired", reclaimed)
+            metrics.RECLAIMED.inc(reclaimed)
+
+    def shutdown(self) -> None:
+        self._flush()
+        self.lease.stop(release=True)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _why(raw: str) -> str:
+    try:
+        check(raw, max_body_bytes=1 << 62)
+    except Invalid as invalid:
+        return invalid.message
+    return "no task name or id in its headers"
+
+
+def _task_name(raw: str) -> str:
+    try:
+        return str(json.loads(raw)["headers"]["task"])
+    except (ValueError, KeyError, TypeError):
+        return "?"
