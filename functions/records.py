@@ -32,6 +32,9 @@ FINISHED_AT = "finished_at"
 ATTEMPTS = "attempts"
 RESULT = "result"
 ERROR = "error"
+# Written by the worker's scripts (functions/worker/lua/): what happened besides plain attempts.
+HISTORY = "history"  # JSON list of {event, at, worker}: worker_lost, released, unrecorded, ...
+DEAD_LETTER = "dead_letter"  # "<queue>/<id>" of the dead letter a final failure filed
 
 
 def _iso(value: str | None) -> str | None:
@@ -57,4 +60,25 @@ def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict
         "submitted_at": _iso(fields.get(SUBMITTED_AT)),
         "started_at": _iso(fields.get(STARTED_AT)),
         "finished_at": _iso(fields.get(FINISHED_AT)),
+        "history": _history(fields.get(HISTORY)),
+        "dead_letter": fields.get(DEAD_LETTER) or None,
     }
+
+
+def _history(raw: str | None) -> list[dict[str, Any]]:
+    """Events besides plain attempts, oldest first: why an attempt was cut short or repeated."""
+    if not raw:
+        return []
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        return []
+    return [
+        {
+            "event": str(event.get("event", "")),
+            "at": _iso(str(event["at"])) if event.get("at") is not None else None,
+            "worker": event.get("worker"),
+        }
+        for event in events
+        if isinstance(event, dict)
+    ]

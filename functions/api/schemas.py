@@ -22,6 +22,14 @@ class BatchAccepted(BaseModel):
     ids: list[str]
 
 
+class HistoryEvent(BaseModel):
+    """Something that happened to an invocation besides a plain attempt."""
+
+    event: str  # worker_lost, released, unrecorded, held_back, ...
+    at: str | None
+    worker: str | None = None
+
+
 # The state of one invocation.
 class Invocation(BaseModel):
     id: str
@@ -33,6 +41,8 @@ class Invocation(BaseModel):
     submitted_at: str | None
     started_at: str | None
     finished_at: str | None
+    history: list[HistoryEvent] = []
+    dead_letter: str | None = None
 
 
 # One entry of the catalog.

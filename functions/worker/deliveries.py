@@ -102,6 +102,14 @@ class Deliveries:
         if kind == "malformed":
             self._quarantine(worker, tag, Invalid("malformed", "InvalidMessage", _why(raw)))
             return None
+        if kind == "poison":
+            lost = int(reply[4])
+            self._quarantine(
+                worker,
+                tag,
+                Invalid("poison", "WorkerLost", f"its worker process died running it {lost} times"),
+            )
+            return None
         if kind == "unknown":
             self._call(
                 self.inflight.hold,
@@ -113,7 +121,7 @@ class Deliveries:
             )
             return None
         attempts, submitted = int(reply[4]), _text(reply[5])
-        retries, lost = int(reply[6]), int(reply[7])
+        retries = int(reply[6])
         try:
             message, eta = check(raw, self.settings.MAX_BODY_BYTES)
         except Invalid as invalid:
@@ -121,17 +129,6 @@ class Deliveries:
             return None
         if eta is not None and eta > datetime.now(UTC):
             self._call(self.inflight.defer, worker, tag, eta.timestamp())
-            return None
-        if lost >= self.settings.MAX_LOST:
-            self._quarantine(
-                worker,
-                tag,
-                Invalid(
-                    "poison",
-                    "WorkerLost",
-                    f"its worker process died running it {lost} times",
-                ),
-            )
             return None
         headers = message["headers"]
         headers["retries"] = retries

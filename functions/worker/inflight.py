@@ -90,11 +90,13 @@ class Inflight:
             script = self._scripts[name] = self.redis.register_script(source(name))
         return script(keys=keys_, args=[self.pool.prefix, now(), *args])
 
-    def fetch_args(self, worker: str, queue_keys: list[str]) -> tuple[list[str], list[str]]:
+    def fetch_args(
+        self, worker: str, queue_keys: list[str], max_lost: int
+    ) -> tuple[list[str], list[str]]:
         """Keys and arguments of one fetch, for the transport's asynchronous EVALSHA."""
         return (
             [self.pool.inflight, self.pool.leases, *queue_keys],
-            [self.pool.prefix, now(), worker, new_tag_suffix()],
+            [self.pool.prefix, now(), worker, new_tag_suffix(), str(max_lost)],
         )
 
     def settle(self, worker: str, tag: str, mode: str, event: str, lost: bool = False) -> int:

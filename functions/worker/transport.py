@@ -104,7 +104,9 @@ class Channel(_RedisChannel):  # type: ignore[misc]
             return
         queues = self._queue_cycle.consume(len(self.active_queues))
         worker = runtime.worker()
-        keys, args = runtime.inflight.fetch_args(worker, runtime.queue_keys(queues))
+        keys, args = runtime.inflight.fetch_args(
+            worker, runtime.queue_keys(queues), runtime.settings.MAX_LOST
+        )
         # The keys carry SPILLWAY_KEY_PREFIX already: sent as they are, not through kombu's
         # prefixing client.
         self._spillway_peek_keys = runtime.queue_keys(queues)[: len(queues)]

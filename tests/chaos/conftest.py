@@ -16,11 +16,19 @@ def _server() -> RedisServer:
 
 
 @pytest.fixture(scope="session")
-def steady_cell() -> Iterator[Cell]:
+def ledger_url() -> Iterator[str]:
+    """The ledger's own Redis: never stopped, paused or filled by a test."""
+    server = _server()
+    yield server.url
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def steady_cell(ledger_url: str) -> Iterator[Cell]:
     """One API and one worker shared by tests that leave their worker running afterwards."""
     server = _server()
     try:
-        cell = Cell.start(server, workers=1)
+        cell = Cell.start(server, ledger_url, workers=1)
     except BaseException:
         server.close()
         raise
@@ -38,14 +46,14 @@ def steady(steady_cell: Cell) -> Cell:
 
 
 @pytest.fixture
-def cell_factory() -> Iterator[Callable[..., Cell]]:
+def cell_factory(ledger_url: str) -> Iterator[Callable[..., Cell]]:
     """Cells a test may wreck: each on its own redis-server, closed after the test."""
     made: list[tuple[Cell | None, RedisServer]] = []
 
     def make(workers: int = 1, **settings: str) -> Cell:
         server = _server()
         made.append((None, server))
-        cell = Cell.start(server, workers=workers, **settings)
+        cell = Cell.start(server, ledger_url, workers=workers, **settings)
         made[-1] = (cell, server)
         return cell
 

@@ -73,11 +73,11 @@ def test_worker_refuses_pickle_message(steady: Cell, tmp_path: Path) -> None:
 
     assert not marker.exists(), "the worker unpickled the message"
     assert cell.client.get(key) is None, "the worker ran the pickled task"
-    log = cell.workers[0].log()
-    assert "Refusing to deserialize untrusted content of type pickle" in log, log[-3000:]
-    assert "The message has been ignored and discarded" in log, log[-3000:]
-    # No invocation record was created or touched for it.
-    assert cell.http.get(f"{cell.api.url}/v1/invocations/{invocation_id}").status_code == 404
+    # It never reached Celery: dead-lettered as it came, with the reason.
+    dead = json.loads(cell.client.hget("spillway:dlq:spillway", invocation_id) or "{}")
+    assert dead["reason"] == "malformed" and dead["error"]["type"] == "ContentDisallowed", dead
+    assert json.loads(dead["message"])["content-type"] == PICKLE
+    assert "unpickl" not in cell.workers[0].log()
 
 
 @pytest.mark.timeout(60)

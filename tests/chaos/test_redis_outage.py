@@ -68,9 +68,9 @@ def _probe_outage(api: Proc, http: httpx.Client, known_id: str) -> list[float]:
 
 
 @pytest.mark.timeout(120)
-def test_redis_frozen_then_stopped_then_restarted(own_redis: RedisServer) -> None:
+def test_redis_frozen_then_stopped_then_restarted(own_redis: RedisServer, ledger_url: str) -> None:
     """One API and one worker, without restarts, through two outages of their Redis."""
-    cell = Cell.start(own_redis, workers=1)
+    cell = Cell.start(own_redis, ledger_url, workers=1)
     try:
         _frozen(cell, own_redis)
         _stopped_then_restarted(cell, own_redis)

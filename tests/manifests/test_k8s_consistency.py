@@ -113,7 +113,7 @@ def test_required_settings_are_set(pods: list[Pod]) -> None:
         assert pod.settings.REDIS_URL == url
         if mu.is_worker(pod.container):
             for name in ("KEY_PREFIX", "QUEUES", "POOL", "WORKER_CONCURRENCY",
-                         "SOFT_SHUTDOWN_TIMEOUT", "VISIBILITY_TIMEOUT", "WORKER_HTTP_PORT",
+                         "SOFT_SHUTDOWN_TIMEOUT", "LEASE_TTL", "WORKER_HTTP_PORT",
                          "FUNCTION_MODULES"):  # fmt: skip
                 assert f"SPILLWAY_{name}" in pod.env, f"{pod.where}: SPILLWAY_{name} not set"
 
@@ -220,16 +220,6 @@ def test_grace_period_covers_the_soft_shutdown(workers: list[Pod]) -> None:
         grace = pod.template.spec["terminationGracePeriodSeconds"]
         needed = pod.settings.SOFT_SHUTDOWN_TIMEOUT + SHUTDOWN_MARGIN
         assert grace >= needed, f"{pod.where}: grace {grace}s < soft shutdown + margin {needed}s"
-
-
-def test_visibility_timeout_exceeds_every_time_limit(workers: list[Pod]) -> None:
-    for pod in workers:
-        vt = pod.settings.VISIBILITY_TIMEOUT
-        for spec in _registry(pod.settings):
-            assert spec.time_limit < vt, f"{pod.where}: {spec.name} runs up to {spec.time_limit}s"
-        # A pod that is SIGKILLed mid-shutdown leaves its tasks in `unacked`; they must not be
-        # redelivered while the pod could still be finishing them.
-        assert pod.settings.SOFT_SHUTDOWN_TIMEOUT + SHUTDOWN_MARGIN < vt, pod.where
 
 
 def test_worker_port_probes_and_scrape_match_the_setting(workers: list[Pod]) -> None:

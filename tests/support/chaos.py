@@ -21,21 +21,21 @@ import redis
 from functions import keys
 from functions.localredis import RedisServer
 from functions.registry import DEFAULT_QUEUE
+from tests.support.functions import LEDGER_ENV
 from tests.support.ledger import Ledger
 from tests.support.processes import Proc, start_api, start_worker, wait_until
 
 T = TypeVar("T")
 
-VISIBILITY_TIMEOUT = 11  # the tests' time limits go up to 10 s, and startup refuses vt <= limit
+LEASE_TTL = 3  # short, so lost workers come back quickly in tests
 SOFT_SHUTDOWN_TIMEOUT = 3
 HEARTBEAT_MAX_AGE = 3
 
-# The test functions only: the builtins include `sleep` (time_limit 330), which a short visibility
-# timeout must refuse. Short timeouts everywhere, and a restore sweep every second.
+# The test functions only, short timeouts everywhere, and a sweep every half second.
 SETTINGS = {
     "SPILLWAY_FUNCTION_MODULES": "tests.support.functions,tests.support.chaos_functions",
-    "SPILLWAY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-    "SPILLWAY_RESTORE_INTERVAL": "1",
+    "SPILLWAY_LEASE_TTL": str(LEASE_TTL),
+    "SPILLWAY_SWEEP_INTERVAL": "0.5",
     "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT": str(SOFT_SHUTDOWN_TIMEOUT),
     "SPILLWAY_HEARTBEAT_INTERVAL": "0.5",
     "SPILLWAY_HEARTBEAT_MAX_AGE": str(HEARTBEAT_MAX_AGE),
@@ -70,11 +70,14 @@ class Cell:
     workers: list[Proc]
     client: redis.Redis
     http: httpx.Client
+    ledger_client: redis.Redis
     _procs: list[Proc] = field(default_factory=list)
 
     @classmethod
-    def start(cls, server: RedisServer, workers: int = 1, **overrides: str) -> Cell:
-        settings = {**SETTINGS, **overrides}
+    def start(
+        cls, server: RedisServer, ledger_url: str, workers: int = 1, **overrides: str
+    ) -> Cell:
+        settings = {**SETTINGS, LEDGER_ENV: ledger_url, **overrides}
         url = server.url
         procs = in_parallel(
             lambda: start_api(url, **settings),
@@ -87,6 +90,7 @@ class Cell:
             workers=procs[1:],
             client=redis.Redis.from_url(url),
             http=httpx.Client(timeout=5),
+            ledger_client=redis.Redis.from_url(ledger_url),
             _procs=list(procs),
         )
 
@@ -97,7 +101,7 @@ class Cell:
         return proc
 
     def ledger(self) -> Ledger:
-        return Ledger(self.api.url, self.client)
+        return Ledger(self.api.url, self.ledger_client)
 
     def queue_len(self, queue: str = DEFAULT_QUEUE) -> int:
         return int(self.client.llen(keys.queue_key("", queue)))
@@ -121,6 +125,7 @@ class Cell:
             proc.stop(10)
         self.http.close()
         self.client.close()
+        self.ledger_client.close()
 
 
 def children(pid: int) -> list[int]:

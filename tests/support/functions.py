@@ -1,5 +1,9 @@
-"""Functions used only by tests: short time limits (so a short visibility timeout is legal),
-controllable failures, and a function that kills its own worker process."""
+"""Functions used only by tests: short time limits, controllable failures, and a function that
+kills its own worker process.
+
+They account for themselves in the test's ledger (tests/support/ledger.py), a Redis of its own
+named by SPILLWAY_TEST_LEDGER_URL, so that the faults a test injects into the Redis under test
+cannot touch the accounting (without it, REDIS_URL is used)."""
 
 from __future__ import annotations
 
@@ -27,12 +31,26 @@ class Done(BaseModel):
     calls: int
 
 
+LEDGER_ENV = "SPILLWAY_TEST_LEDGER_URL"
+_clients: dict[int, redis.Redis] = {}
+
+
+def _ledger() -> redis.Redis:
+    pid = os.getpid()
+    if pid not in _clients:
+        url = os.environ.get(LEDGER_ENV) or os.environ["REDIS_URL"]
+        _clients[pid] = redis.Redis.from_url(url, socket_timeout=5)
+    return _clients[pid]
+
+
 def _count(key: str) -> int:
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    try:
-        return int(client.incr(key))
-    finally:
-        client.close()
+    """Count a call of the function body (the ledger's "dequeued" observation)."""
+    return int(_ledger().incr(key))
+
+
+def _tick(key: str, run: int) -> None:
+    """Note that run `run` of `key` is executing now (from this process)."""
+    _ledger().rpush(f"{key}:ticks", f"{run} {os.getpid()} {time.time():.6f}")
 
 
 @function(
@@ -57,9 +75,15 @@ def broken(payload: Counted) -> Done:
 
 @function("slow", time_limit=8)
 def slow(payload: Counted) -> Done:
-    """Count the call, then sleep: a task to kill mid-run."""
+    """Count the call, then sleep, noting every 0.1 s that it still runs: a task to kill or
+    freeze mid-run, whose runs a test can check for overlap."""
     calls = _count(payload.key)
-    time.sleep(payload.seconds)
+    deadline = time.monotonic() + payload.seconds
+    _tick(payload.key, calls)
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(0.1, left))
+        _tick(payload.key, calls)
+    _ledger().incr(f"{payload.key}:done")
     return Done(calls=calls)
 
 

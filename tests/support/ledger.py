@@ -1,7 +1,8 @@
 """Jepsen-style accounting for invocations submitted through the API (jepsen's `total-queue`).
 
-The ledger lives in the test process, outside the Redis under test. Every submission gets its own
-call-counter key (the `key` payload field the test functions INCR when their body starts), so:
+The ledger lives in the test process and in a Redis of its own, outside the Redis under test (the
+test functions write to SPILLWAY_TEST_LEDGER_URL). Every submission gets its own call-counter key
+(the `key` payload field the test functions INCR when their body starts), so:
 
   attempted     submissions sent
   acknowledged  submissions answered 202 with an id
@@ -10,6 +11,8 @@ call-counter key (the `key` payload field the test functions INCR when their bod
   lost          acknowledged, yet not finished once drained (vanished or stuck)
   duplicated    ran more than once: allowed under at-least-once delivery, and reported
   unexpected    a counter in this ledger's namespace that no submission owns
+  overlapping   runs of one invocation that executed at the same time (from the `slow`
+                function's ticks): never allowed, even where a rerun is
 """
 
 from __future__ import annotations
@@ -54,6 +57,23 @@ class Entry:
     outcome: str = "pending"  # acknowledged | rejected:<status> | unknown
 
 
+def ticks(client: redis.Redis, key: str) -> dict[int, tuple[int, float, float]]:
+    """Run number -> (process id, first tick, last tick) from the `slow` function's ticks."""
+    runs: dict[int, tuple[int, float, float]] = {}
+    for raw in client.lrange(f"{key}:ticks", 0, -1):
+        run_text, pid_text, at_text = raw.decode().split()
+        run, pid, at = int(run_text), int(pid_text), float(at_text)
+        _, first, last = runs.get(run, (pid, at, at))
+        runs[run] = (pid, min(first, at), max(last, at))
+    return runs
+
+
+def overlapping(runs: dict[int, tuple[int, float, float]]) -> list[tuple[int, int]]:
+    """Pairs of runs whose executions overlap in time."""
+    spans = sorted((first, last, run) for run, (_, first, last) in runs.items())
+    return [(a[2], b[2]) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[0] < a[1]]
+
+
 @dataclass
 class Verdict:
     attempted: int
@@ -65,11 +85,13 @@ class Verdict:
     never_ran: list[str]
     duplicated: dict[str, int]
     unexpected: list[str]
+    overlapping: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
-        """Jepsen's criterion: nothing acknowledged was lost and nothing unexpected ran."""
-        return not self.lost and not self.unexpected
+        """Jepsen's criterion (nothing acknowledged was lost, nothing unexpected ran), and no
+        invocation ran twice at the same time."""
+        return not self.lost and not self.unexpected and not self.overlapping
 
     def summary(self) -> str:
         return (
@@ -77,7 +99,7 @@ class Verdict:
             f"unknown={self.unknown} succeeded={len(self.succeeded)} failed={len(self.failed)} "
             f"lost={len(self.lost)} never_ran={len(self.never_ran)} "
             f"duplicated={len(self.duplicated)} {self.duplicated or ''} "
-            f"unexpected={len(self.unexpected)}"
+            f"unexpected={len(self.unexpected)} overlapping={self.overlapping or 0}"
         )
 
 
@@ -118,6 +140,10 @@ class Ledger:
 
     def calls(self, entry: Entry) -> int:
         return read_counter(self.redis, entry.key)
+
+    def completed(self, entry: Entry) -> int:
+        """Runs of the `slow` function that reached their end."""
+        return read_counter(self.redis, f"{entry.key}:done")
 
     def read(self, http: httpx.Client, entry: Entry) -> dict[str, Any]:
         response = http.get(f"{self.api_url}/v1/invocations/{entry.id}", timeout=5)
@@ -162,8 +188,11 @@ class Ledger:
         unexpected = sorted(
             key.decode()
             for key in self.redis.scan_iter(match=f"{self.namespace}:*", count=1000)
-            if key.decode() not in owned
+            if key.decode().removesuffix(":ticks").removesuffix(":done") not in owned
         )
+        overlaps = {
+            str(e.id): found for e in acked if (found := overlapping(ticks(self.redis, e.key)))
+        }
         return Verdict(
             attempted=len(self.entries),
             acknowledged=len(acked),
@@ -174,4 +203,5 @@ class Ledger:
             never_ran=[str(i) for i, n in calls.items() if n == 0],
             duplicated={str(i): n for i, n in calls.items() if n > 1},
             unexpected=unexpected,
+            overlapping=overlaps,
         )

@@ -57,6 +57,10 @@ class Proc:
         if self.alive():
             os.kill(self.process.pid, sig)
 
+    def signal_group(self, sig: int) -> None:
+        """Send `sig` to the process and its pool children (its process group)."""
+        os.killpg(self.process.pid, sig)
+
     def kill_group(self) -> None:
         """SIGKILL the process and its pool children, as the kubelet does at the grace deadline."""
         try:

@@ -43,7 +43,7 @@ def submit(client: redis.Redis, spec: FunctionSpec = echo_spec, body: str = '{"n
 
 def fetch(inflight: Inflight, worker: str) -> list[str]:
     script = inflight.redis.register_script(source("fetch"))
-    keys_, args = inflight.fetch_args(worker, [QUEUE])
+    keys_, args = inflight.fetch_args(worker, [QUEUE], max_lost=3)
     return [x.decode() if isinstance(x, bytes) else str(x) for x in script(keys=keys_, args=args)]
 
 
