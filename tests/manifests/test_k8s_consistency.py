@@ -159,11 +159,19 @@ def test_every_consumed_queue_has_a_trigger(workers: list[Pod]) -> None:
         so = mu.scaled_object_for(pod.docs, mu.name(pod.template.owner))
         lists = {t["metadata"]["listName"]: t for t in so["spec"]["triggers"]}
         prefix, pool = pod.settings.KEY_PREFIX, pod.settings.POOL
-        # One trigger per consumed queue list, and one on the pool's own in-flight hash.
-        expected = {keys.queue_key(prefix, q) for q in queues} | {keys.unacked_key(prefix, pool)}
+        # One trigger per consumed queue list, one on the pool's own in-flight hash and one on
+        # its scheduled set (functions/worker/lua/_lib.lua names the keys).
+        expected = {keys.queue_key(prefix, q) for q in queues} | {
+            keys.unacked_key(prefix, pool),
+            keys.scheduled_key(prefix, pool),
+        }
         assert set(lists) == expected, f"{pod.where}: triggers {sorted(lists)} != {expected}"
-        # The formula sums every trigger, and one pod takes WORKER_CONCURRENCY tasks.
+        # The formula sums queued and in-flight work, keeps one pod while retries wait, and
+        # one pod takes WORKER_CONCURRENCY tasks.
         modifiers = so["spec"]["advanced"]["scalingModifiers"]
+        names = {t["name"] for t in lists.values()}
+        assert names == {"queued", "inflight", "scheduled"}, pod.where
+        assert modifiers["formula"] == "max(queued + inflight, scheduled > 0 ? 1 : 0)", pod.where
         assert float(modifiers["target"]) == pod.settings.WORKER_CONCURRENCY, pod.where
         for trigger in lists.values():
             assert int(trigger["metadata"]["listLength"]) == pod.settings.WORKER_CONCURRENCY

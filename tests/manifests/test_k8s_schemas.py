@@ -7,7 +7,6 @@ redis trigger's free-form metadata is checked against the scaler's own field lis
 
 from __future__ import annotations
 
-import ast
 import copy
 from typing import Any
 
@@ -17,6 +16,7 @@ from cloudcoil.models.keda import v1alpha1 as keda
 from cloudcoil.models.knative_serving.serving import v1 as knative
 from pydantic import BaseModel, ValidationError
 
+from functions.scaling.formula import compile_formula
 from tests.manifests import manifest_utils as mu
 
 # The oldest Kubernetes these manifests support, and the newest schema the validator knows.
@@ -145,13 +145,14 @@ def test_trigger_authentications_exist(renders: dict[str, list[mu.Doc]]) -> None
                     assert ref["key"] in secret.get("stringData", secret.get("data", {}))
 
 
-def _names_in_formula(formula: str) -> set[str]:
-    tree = ast.parse(formula, mode="eval")
-    # Plain arithmetic over trigger names: the same text in expr-lang (KEDA) and Python.
-    allowed = (ast.Expression, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Name, ast.Load)
-    for node in ast.walk(tree):
-        assert isinstance(node, (*allowed, ast.Constant)), f"unexpected {ast.dump(node)}"
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+def _evaluates(formula: str, names: set[str]) -> None:
+    """The formula compiles against exactly the trigger names and uses each (expr-lang subset,
+    functions/scaling/formula.py, which follows expr's parser)."""
+    run = compile_formula(formula, names)
+    base = {name: 0.0 for name in names}
+    for name in names:
+        moved = run({**base, name: 7.0}) != run(base)
+        assert moved, f"trigger {name!r} does not change the formula {formula!r}"
 
 
 def test_scaling_modifiers_sum_the_named_triggers(all_docs: list[tuple[str, mu.Doc]]) -> None:
@@ -162,7 +163,7 @@ def test_scaling_modifiers_sum_the_named_triggers(all_docs: list[tuple[str, mu.D
         modifiers = so["spec"]["advanced"]["scalingModifiers"]
         names = {t.get("name") for t in so["spec"]["triggers"]}
         assert None not in names, f"{where}: formula triggers need names"
-        assert _names_in_formula(modifiers["formula"]) == names, f"{where}: formula vs triggers"
+        _evaluates(modifiers["formula"], {str(n) for n in names})
         assert float(modifiers["target"]) > 0
         assert float(modifiers.get("activationTarget", "0")) == 0, f"{where}: wake on any work"
         assert modifiers.get("metricType", "AverageValue") == "AverageValue"

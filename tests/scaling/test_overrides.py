@@ -35,8 +35,8 @@ def test_overrides_edit_the_manifest() -> None:
     )
     spec = manifests.scaled_object_spec(edited)
     assert spec.polling_interval == 15
-    assert [t.target for t in spec.triggers] == [4, 4]
-    assert [t.activation for t in spec.triggers] == [0, 1]
+    assert [t.target for t in spec.triggers] == [4, 4, 4]
+    assert [t.activation for t in spec.triggers] == [0, 1, 0]
     assert spec.modifiers is not None and spec.modifiers.target == 3
     assert spec.behavior is not None and spec.behavior.down.select == "Disabled"
     assert [(p.kind, p.value, p.period) for p in spec.behavior.up.policies] == [
@@ -78,7 +78,7 @@ def test_patch_holds_only_the_changes_with_lists_whole() -> None:
     patch = yaml.safe_load(overrides.patch(doc, edited, source="x"))
     assert patch["metadata"] == {"name": doc["metadata"]["name"]}  # type: ignore[index]
     assert patch["spec"]["cooldownPeriod"] == 60
-    assert len(patch["spec"]["triggers"]) == 2  # a CRD list is replaced whole
+    assert len(patch["spec"]["triggers"]) == 3  # a CRD list is replaced whole
     assert patch["spec"]["advanced"] == {"horizontalPodAutoscalerConfig": {"behavior": None}}
     assert "pollingInterval" not in patch["spec"]
 
