@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
-from typing import Any, NoReturn
+from typing import Any
+
+from functions.cliargs import Parser, count, fail, port, positive_count
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, then a non-zero exit: the usage block is one `--help` away.
-        self.exit(2, f"spillway: error: {message} (see `spillway --help`)\n")
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"spillway: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -37,9 +27,9 @@ def cmd_api(args: argparse.Namespace) -> None:
         settings = get_settings()
         load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     except ValidationError as exc:
-        _fail(_settings_error(exc))
+        fail(_settings_error(exc))
     except RuntimeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     import uvicorn
 
     uvicorn.run(
@@ -69,11 +59,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
         settings = get_settings()
         from functions.worker.app import app
     except ValidationError as exc:
-        _fail(_settings_error(exc))
+        fail(_settings_error(exc))
     except (ValueError, RuntimeError) as exc:
         # ConfigError (a ValueError) is raised while functions.worker.app is being imported,
         # so the name cannot be imported to catch it: the import is what failed.
-        _fail(str(exc))
+        fail(str(exc))
     queues = settings.QUEUES or sorted(q.name for q in app.conf.task_queues)
     argv = [
         "worker",
@@ -93,10 +83,6 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
     from functions.dev.run import run
 
-    if args.workers is not None and args.workers < 0:
-        _fail("--workers must be 0 or more")
-    if args.max_workers < 1:
-        _fail("--max-workers must be at least 1")
     raise SystemExit(
         run(
             port=args.port,
@@ -118,12 +104,12 @@ def _settings_error(exc: Exception) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     api = sub.add_parser("api", help="serve the HTTP API with uvicorn (0.0.0.0:$PORT)")
     api.add_argument("--host", help="bind address (default SPILLWAY_HOST, 0.0.0.0)")
-    api.add_argument("--port", type=int, help="port (default $PORT, 8080)")
+    api.add_argument("--port", type=port, help="port (default $PORT, 8080)")
     api.add_argument("--access-log", action="store_true", help="log every request")
     api.set_defaults(func=cmd_api)
 
@@ -136,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser(
         "dev", help="run Redis, the API and workers scaled like KEDA would, on this machine"
     )
-    dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
+    dev.add_argument("--port", type=port, default=8080, help="API port (default 8080)")
     dev.add_argument(
         "--fast",
         action="store_true",
@@ -149,11 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "--max-workers",
-        type=int,
+        type=positive_count,
         default=8,
         help="cap on worker processes, overriding maxReplicaCount (default 8)",
     )
-    dev.add_argument("--workers", type=int, help="run this many workers and no scaler")
+    dev.add_argument("--workers", type=count, help="run this many workers and no scaler")
     dev.set_defaults(func=cmd_dev)
 
     from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
@@ -174,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     except ModuleNotFoundError as exc:
         if exc.name not in _TOOLS:
             raise
-        _fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
+        fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
+from functions.cliargs import Commands, fail
 from functions.loadtest import options
 from functions.loadtest.profiles import Profile, ProfileError, arrivals
-
-_P = TypeVar("_P", bound=argparse.ArgumentParser)
 
 # Profile parameters, and the profiles each one means something for.
 _PROFILE_OPTIONS = {
@@ -28,12 +27,7 @@ _PROFILE_OPTIONS = {
 }
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"spillway: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def add_parser(subparsers: argparse._SubParsersAction[_P]) -> None:
+def add_parser(subparsers: Commands) -> None:
     p = subparsers.add_parser(
         "load",
         help="offer invocations on a schedule and measure how the system scales",
@@ -49,7 +43,7 @@ def _profile(args: argparse.Namespace) -> Profile:
         if getattr(args, option) is not None and args.profile not in profiles:
             flag = "--" + option.replace("_", "-")
             uses = ", ".join(profiles)
-            _fail(f"{flag} does not apply to --profile {args.profile} (only to {uses})")
+            fail(f"{flag} does not apply to --profile {args.profile} (only to {uses})")
     given = {k: getattr(args, k) for k in _PROFILE_OPTIONS if getattr(args, k) is not None}
     return Profile(name=args.profile, seed=args.seed, **given)
 
@@ -62,11 +56,11 @@ def _payload(args: argparse.Namespace) -> Any:
         try:
             text = Path(text[1:]).read_text()
         except OSError as exc:
-            _fail(f"cannot read --payload file {text[1:]}: {exc.strerror or exc}")
+            fail(f"cannot read --payload file {text[1:]}: {exc.strerror or exc}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        _fail(f"--payload is not JSON: {exc.msg} at position {exc.pos}")
+        fail(f"--payload is not JSON: {exc.msg} at position {exc.pos}")
 
 
 def _kube(value: str | None) -> tuple[str, str] | None:
@@ -74,7 +68,7 @@ def _kube(value: str | None) -> tuple[str, str] | None:
         return None
     namespace, _, name = value.partition("/")
     if not namespace or not name or "/" in name:
-        _fail(f"--kube-deployment must be NAMESPACE/NAME, not {value!r}")
+        fail(f"--kube-deployment must be NAMESPACE/NAME, not {value!r}")
     return namespace, name
 
 
@@ -82,28 +76,28 @@ def cmd_load(args: argparse.Namespace) -> None:
     from functions.loadtest.run import LoadConfig, LoadError, execute
 
     if not args.url.startswith(("http://", "https://")):
-        _fail(f"--url must start with http:// or https://, not {args.url!r}")
+        fail(f"--url must start with http:// or https://, not {args.url!r}")
     if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        _fail(f"--out {args.out} already exists and is not an empty folder")
+        fail(f"--out {args.out} already exists and is not an empty folder")
     profile = _profile(args)
     try:
         times = arrivals(profile)  # a schedule that cannot be built fails here, before the run
     except ProfileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
     if kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
         from functions.loadtest.sources import KUBE_MISSING
 
-        _fail(KUBE_MISSING)
+        fail(KUBE_MISSING)
     if args.compare_sim:
         from functions.loadtest.simcompare import SimulatorError, check_available
 
         try:
             check_available()
         except SimulatorError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if not args.scaledobject.is_file():
-            _fail(f"--scaledobject {args.scaledobject} is not a file")
+            fail(f"--scaledobject {args.scaledobject} is not a file")
     config = LoadConfig(
         url=args.url.rstrip("/"),
         profile=profile,
@@ -134,7 +128,7 @@ def cmd_load(args: argparse.Namespace) -> None:
     try:
         summary = execute(config, times)
     except (LoadError, ProfileError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except KeyboardInterrupt:
         print("spillway: interrupted; the run folder may be incomplete", file=sys.stderr)
         raise SystemExit(130) from None

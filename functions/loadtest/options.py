@@ -5,43 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
 
+from functions.cliargs import (
+    count,
+    duration,
+    non_negative,
+    positive,
+    positive_count,
+    positive_duration,
+)
 from functions.loadtest.profiles import PROFILES
-
-
-def _positive(kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {text}")
-    return value
 
 
 def define(p: argparse.ArgumentParser) -> None:
@@ -54,42 +27,42 @@ def define(p: argparse.ArgumentParser) -> None:
         "--payload", help='JSON body or @file (default {"seconds": 1} for sleep, else {})'
     )
     g = p.add_argument_group("profile parameters")
-    g.add_argument("--count", type=_count, help="burst size; per spike; or steady's total")
+    g.add_argument("--count", type=count, help="burst size; per spike; or steady's total")
     g.add_argument(
-        "--rate", type=_non_negative, help="per second: steady; ramp's final; spike's background"
+        "--rate", type=non_negative, help="per second: steady; ramp's final; spike's background"
     )
-    g.add_argument("--rate-start", type=_non_negative, help="ramp's initial rate (default 0)")
-    g.add_argument("--duration", type=_positive(float), help="seconds (steady, ramp)")
-    g.add_argument("--spikes", type=_positive(int), help="spike: how many (default 3)")
+    g.add_argument("--rate-start", type=non_negative, help="ramp's initial rate (default 0)")
+    g.add_argument("--duration", type=positive_duration, help="seconds (steady, ramp)")
+    g.add_argument("--spikes", type=positive_count, help="spike: how many (default 3)")
     g.add_argument(
-        "--period", type=_positive(float), help="spike: seconds between spikes (default 10)"
+        "--period", type=positive_duration, help="spike: seconds between spikes (default 10)"
     )
     g.add_argument(
-        "--spike-width", type=_non_negative, help="spike: seconds each spike lasts (default 0)"
+        "--spike-width", type=duration, help="spike: seconds each spike lasts (default 0)"
     )
     g.add_argument("--trace", type=Path, help="trace: file with one arrival time (s) per line")
     g.add_argument("--process", choices=("uniform", "poisson"), help="spacing (default uniform)")
-    g.add_argument("--seed", type=int, default=0, help="seed for --process poisson (default 0)")
+    g.add_argument("--seed", type=count, default=0, help="seed for --process poisson (default 0)")
     s = p.add_argument_group("sending")
-    s.add_argument("--batch", type=_positive(int), help="send N invocations per batch request")
+    s.add_argument("--batch", type=positive_count, help="send N invocations per batch request")
     s.add_argument(
         "--max-in-flight",
-        type=_positive(int),
+        type=positive_count,
         default=256,
         help="requests in flight at most (default 256; hits are reported)",
     )
     s.add_argument(
-        "--timeout", type=_positive(float), default=30.0, help="HTTP timeout, s (default 30)"
+        "--timeout", type=positive_duration, default=30.0, help="HTTP timeout, s (default 30)"
     )
     s.add_argument(
         "--retries",
-        type=_count,
+        type=count,
         default=3,
         help="retries per request on 429/503/transport errors (default 3)",
     )
     s.add_argument(
         "--max-retry-wait",
-        type=_non_negative,
+        type=duration,
         default=30.0,
         help="cap on one Retry-After wait, s (default 30)",
     )
@@ -117,31 +90,31 @@ def define(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--sample-interval",
-        type=_positive(float),
+        type=positive_duration,
         default=1.0,
         help="seconds between samples (default 1)",
     )
     m.add_argument(
         "--pod-target",
-        type=_positive(float),
+        type=positive,
         default=2.0,
         help="backlog per pod the ScaledObject targets (default 2, as keda/base)",
     )
     m.add_argument(
         "--drain-timeout",
-        type=_positive(float),
+        type=positive_duration,
         default=300.0,
         help="seconds to wait for accepted invocations to finish (default 300)",
     )
     m.add_argument(
         "--settle",
-        type=_non_negative,
+        type=duration,
         default=0.0,
         help="seconds to keep sampling after the drain, e.g. to see scale-in (default 0)",
     )
     m.add_argument(
         "--poll-concurrency",
-        type=_positive(int),
+        type=positive_count,
         default=32,
         help="status polls in flight (default 32)",
     )
@@ -165,7 +138,7 @@ def define(p: argparse.ArgumentParser) -> None:
     )
     c.add_argument(
         "--task-seconds",
-        type=_positive(float),
+        type=positive_duration,
         help="mean task time for the simulator (default: measured in this run)",
     )
     c.add_argument(
