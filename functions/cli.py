@@ -11,7 +11,7 @@ import os
 import tempfile
 from typing import Any
 
-from functions.cliargs import Parser, count, fail, port, positive_count
+from functions.cliargs import Parser, fail, port
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
@@ -78,22 +78,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
     app.worker_main(argv)
 
 
-def cmd_dev(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from functions.dev.run import run
-
-    raise SystemExit(
-        run(
-            port=args.port,
-            workers=args.workers,
-            fast=args.fast,
-            scaledobject=Path(args.scaledobject),
-            max_workers=args.max_workers,
-        )
-    )
-
-
 def _settings_error(exc: Exception) -> str:
     errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
     if errors:
@@ -119,29 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
-    dev = sub.add_parser(
-        "dev", help="run Redis, the API and workers scaled like KEDA would, on this machine"
-    )
-    dev.add_argument("--port", type=port, default=8080, help="API port (default 8080)")
-    dev.add_argument(
-        "--fast",
-        action="store_true",
-        help="run the scaler's clock 10x (shorter polling, cooldown, HPA sync)",
-    )
-    dev.add_argument(
-        "--scaledobject",
-        default="keda",
-        help="ScaledObject to follow: a YAML file or kustomization dir (default keda)",
-    )
-    dev.add_argument(
-        "--max-workers",
-        type=positive_count,
-        default=8,
-        help="cap on worker processes, overriding maxReplicaCount (default 8)",
-    )
-    dev.add_argument("--workers", type=count, help="run this many workers and no scaler")
-    dev.set_defaults(func=cmd_dev)
+    # Each command package registers itself; its parser module imports argparse only.
+    from functions.dev.cli import add_parser as add_dev_parser
 
+    add_dev_parser(sub)
     from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
 
     add_load_parser(sub)

@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
@@ -69,23 +68,15 @@ def run(
     port: int,
     workers: int | None,
     fast: bool,
-    scaledobject: Path,
-    max_workers: int,
+    spec: ScaledObjectSpec | None,
+    spec_source: str,
 ) -> int:
+    """Run until Ctrl-C (0) or until the API exits (1). `workers`: that many workers and no
+    scaler; else `spec` (the ScaledObject, read from `spec_source`) scales them."""
     # `kill`, `timeout` and service managers send SIGTERM: stop as cleanly as on Ctrl-C, so
     # no worker or private Redis outlives us.
     signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
-    spec_source = ""
-    if workers is None:
-        from functions.dev.scaler import load_spec
-        from functions.scaling.manifests import ManifestError
-
-        try:
-            spec, spec_source = load_spec(scaledobject, max_workers=max_workers)
-        except ManifestError as exc:
-            print(f"spillway: error: {exc}", file=sys.stderr)
-            return 2
     with contextlib.ExitStack() as stack:
         try:
             redis_url = stack.enter_context(_redis(settings.REDIS_URL))
@@ -111,9 +102,9 @@ def run(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"
             )
-            if workers is not None:
-                print(f"  {workers} worker(s), fixed (no scaler)\n")
-                pool.scale_to(workers)
+            if spec is None:
+                print(f"  {workers or 0} worker(s), fixed (no scaler)\n")
+                pool.scale_to(workers or 0)
                 while api.poll() is None:
                     pool.poll()
                     time.sleep(0.5)
