@@ -12,6 +12,9 @@ import tempfile
 from typing import Any
 
 from functions.cliargs import Parser, fail, port
+from functions.dev import cli as dev_cli
+from functions.loadtest import cli as loadtest_cli
+from functions.scaling import cli as scaling_cli
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
@@ -103,16 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
-    # Each command package registers itself; its parser module imports argparse only.
-    from functions.dev.cli import add_parser as add_dev_parser
-
-    add_dev_parser(sub)
-    from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
-
-    add_load_parser(sub)
-    from functions.scaling.cli import add_parser as add_simulate_parser  # argparse only: cheap
-
-    add_simulate_parser(sub)
+    # Each command package registers its own command (cli.py: argparse only, so cheap).
+    dev_cli.add_parser(sub)
+    loadtest_cli.add_parser(sub)
+    scaling_cli.add_parser(sub)
     return parser
 
 
