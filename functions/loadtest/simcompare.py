@@ -22,7 +22,7 @@ from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Sample
 
 # The timeline the simulator writes in --out (functions/scaling/simulate.py TIMELINE_HEADER,
-# written by functions/scaling/commands.py), and the columns of it compared here.
+# written by functions/scaling/output.py), and the columns of it compared here.
 TIMELINE = "timeline.csv"
 _TIME = "t"
 _READY = "ready_workers"  # compared with measured ready replicas

@@ -1,4 +1,4 @@
-"""`spillway simulate replay|run|sweep`: the scaling engine from the command line.
+"""`spillway simulate replay|run|sweep`: the options (the checks and the work: commands.py).
 
 Only argparse is imported here: functions/cli.py builds every parser for every command, and
 `spillway api` must not pay for the engine, PyYAML, rich or matplotlib.
@@ -7,19 +7,20 @@ Only argparse is imported here: functions/cli.py builds every parser for every c
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from functions.cliargs import (
     Commands,
     Parser,
     count,
+    deferred,
     duration,
-    fail,
     non_negative,
     positive,
     positive_count,
     positive_duration,
 )
+
+_COMMANDS = "functions.scaling.commands"
 
 
 def _add_scaledobject(p: argparse.ArgumentParser) -> None:
@@ -109,10 +110,10 @@ def add_parser(subparsers: Commands) -> None:
         "--duration", type=positive_duration, help="seconds (default: the last row's t)"
     )
     replay.add_argument("--quiet", action="store_true", help="print nothing on success")
-    replay.set_defaults(func=_run_command("replay"))
+    replay.set_defaults(func=deferred(_COMMANDS, "replay"))
     run = sub.add_parser("run", help="simulate arrivals, API, queue, KEDA/HPA and worker pods")
     _add_system(run)
-    run.set_defaults(func=_run_command("run"))
+    run.set_defaults(func=deferred(_COMMANDS, "run"))
     sweep = sub.add_parser("sweep", help="grid over trigger settings, cheapest meeting an SLO")
     _add_system(sweep)
     sweep.add_argument(
@@ -124,18 +125,4 @@ def add_parser(subparsers: Commands) -> None:
     )
     sweep.add_argument("--slo", default="p95=30s", help="queue-wait SLO (p95=30s)")
     sweep.add_argument("--patch", metavar="PATH", help="where to write the recommended patch")
-    sweep.set_defaults(func=_run_command("sweep"))
-
-
-def _run_command(name: str) -> Any:
-    def command(args: argparse.Namespace) -> None:
-        from functions.scaling.commands import COMMANDS
-
-        try:
-            COMMANDS[name](args)
-        except OSError as exc:  # writing the outputs
-            fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
-        except ValueError as exc:  # every error type of the engine: one line, no traceback
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-
-    return command
+    sweep.set_defaults(func=deferred(_COMMANDS, "sweep"))
