@@ -13,11 +13,11 @@ def dev(args: argparse.Namespace) -> None:
     if args.workers is None:
         # The scaler's modules need the tools extra; a fixed pool of workers does not.
         from functions.dev.scaler import load_spec
-        from functions.scaling.manifests import ManifestError
+        from functions.scaling.errors import ScalingError
 
         try:  # before anything starts: a bad manifest costs no Redis, API or worker
             spec, source = load_spec(args.scaledobject, max_workers=args.max_workers)
-        except ManifestError as exc:
+        except ScalingError as exc:
             fail(str(exc))
     raise SystemExit(
         run(port=args.port, workers=args.workers, fast=args.fast, spec=spec, spec_source=source)

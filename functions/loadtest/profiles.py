@@ -127,7 +127,8 @@ def read_trace(path: Path) -> list[float]:
 
     The simulator reads the same format (functions/scaling/workload.py), so one trace drives both.
     """
-    from functions.scaling.workload import WorkloadError, read_arrivals
+    from functions.scaling.errors import WorkloadError
+    from functions.scaling.workload import read_arrivals
 
     try:
         return read_arrivals(path)

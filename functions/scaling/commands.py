@@ -16,6 +16,7 @@ from pathlib import Path
 
 from functions.cliargs import fail
 from functions.scaling import manifests, output, overrides
+from functions.scaling.errors import ScalingError
 from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc
 from functions.scaling.replay import format_t, read_series, write_changes
 from functions.scaling.replay import replay as replay_series
@@ -37,7 +38,7 @@ def _one_line(work: Command) -> Command:
             work(args)
         except OSError as exc:  # writing the outputs
             fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
-        except ValueError as exc:  # every error type of the engine: one line, no traceback
+        except ScalingError as exc:  # input the engine cannot model; a bug keeps its traceback
             fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     return command
