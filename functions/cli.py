@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from typing import Any
 
 from functions.cliargs import Parser, fail, port
 from functions.dev import cli as dev_cli
+from functions.errors import ConfigError
 from functions.loadtest import cli as loadtest_cli
 from functions.scaling import cli as scaling_cli
 
@@ -21,17 +21,13 @@ _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    from pydantic import ValidationError
-
     from functions.registry import load_modules
     from functions.settings import get_settings
 
-    try:
+    try:  # here, where a mistake is one line, rather than in uvicorn's traceback
         settings = get_settings()
         load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
-    except ValidationError as exc:
-        fail(_settings_error(exc))
-    except RuntimeError as exc:
+    except ConfigError as exc:
         fail(str(exc))
     import uvicorn
 
@@ -54,18 +50,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     # Tasks run in pool children: their metrics are aggregated through files here.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="spillway-metrics-"))
-    from pydantic import ValidationError
-
     from functions.settings import get_settings
 
     try:
         settings = get_settings()
-        from functions.worker.app import app
-    except ValidationError as exc:
-        fail(_settings_error(exc))
-    except (ValueError, RuntimeError) as exc:
-        # ConfigError (a ValueError) is raised while functions.worker.app is being imported,
-        # so the name cannot be imported to catch it: the import is what failed.
+        from functions.worker.app import app  # builds the app: checks the limits (ConfigError)
+    except ConfigError as exc:
         fail(str(exc))
     queues = settings.QUEUES or sorted(q.name for q in app.conf.task_queues)
     argv = [
@@ -79,15 +69,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
         *args.celery_args,
     ]
     app.worker_main(argv)
-
-
-def _settings_error(exc: Exception) -> str:
-    errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
-    if errors:
-        first = errors[0]
-        name = ".".join(str(p) for p in first.get("loc", ()))
-        return f"invalid setting {name}: {first.get('msg')}"
-    return str(exc)
 
 
 def build_parser() -> argparse.ArgumentParser:

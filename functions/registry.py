@@ -17,6 +17,8 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel
 
+from functions.errors import ConfigError
+
 DEFAULT_QUEUE = "spillway"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
@@ -158,15 +160,15 @@ def load_modules(modules: list[str], routes: Mapping[str, str] | None = None) ->
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise RuntimeError(f"cannot import function module {module!r}: {exc}") from exc
+            raise ConfigError(f"cannot import function module {module!r}: {exc}") from exc
     # Only what these modules define: whatever else the process imported stays out.
     selected = [spec for spec in registry if spec.fn.__module__ in modules]
     if not selected:
-        raise RuntimeError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
+        raise ConfigError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
     routes = routes or {}
     unknown = sorted(set(routes) - {spec.name for spec in selected})
     if unknown:
-        raise RuntimeError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
+        raise ConfigError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
     loaded = Registry()
     for spec in selected:
         loaded.add(dataclasses.replace(spec, queue=routes.get(spec.name, spec.queue)))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from functions.errors import ConfigError
 from functions.registry import Registry, RetryPolicy, function, load_modules
 
 
@@ -77,7 +78,7 @@ def test_retry_policy_validation_and_matching() -> None:
 
 
 def test_unimportable_module_is_a_clear_error() -> None:
-    with pytest.raises(RuntimeError, match="cannot import function module 'no.such.module'"):
+    with pytest.raises(ConfigError, match="cannot import function module 'no.such.module'"):
         load_modules(["no.such.module"])
 
 
@@ -90,5 +91,5 @@ def test_queue_routes_move_functions_without_touching_the_global_registry() -> N
     assert routed.queues() == ["long", "spillway"]
     original = registry.get("sleep")
     assert original is not None and original.queue == "spillway"
-    with pytest.raises(RuntimeError, match="unknown functions: nope"):
+    with pytest.raises(ConfigError, match="unknown functions: nope"):
         load_modules(["functions.builtins"], {"nope": "x"})

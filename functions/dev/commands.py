@@ -6,9 +6,15 @@ import argparse
 
 from functions.cliargs import fail
 from functions.dev.run import run
+from functions.errors import ConfigError
+from functions.settings import get_settings
 
 
 def dev(args: argparse.Namespace) -> None:
+    try:
+        get_settings()  # the API and the workers it starts read the same environment
+    except ConfigError as exc:
+        fail(str(exc))
     spec, source = None, ""
     if args.workers is None:
         # The scaler's modules need the tools extra; a fixed pool of workers does not.

@@ -14,14 +14,11 @@ from kombu import Queue
 
 from functions import keys
 from functions import registry as registry_module
+from functions.errors import ConfigError
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
 from functions.worker import health, tasks
 from functions.worker.execution import backoff_delay
-
-
-class ConfigError(ValueError):
-    """A configuration the worker refuses to start with."""
 
 
 def check(settings: Settings, registry: Registry) -> None:
