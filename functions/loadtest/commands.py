@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from functions.cliargs import fail
-from functions.loadtest.profiles import Profile, ProfileError, arrivals
+from functions.loadtest.errors import LoadError
+from functions.loadtest.profiles import Profile, arrivals
 
 # Profile parameters, and the profiles each one means something for.
 _PROFILE_OPTIONS = {
@@ -64,7 +65,8 @@ def _kube(value: str | None) -> tuple[str, str] | None:
 
 
 def load(args: argparse.Namespace) -> None:
-    from functions.loadtest.run import LoadConfig, LoadError, execute
+    from functions.loadtest.config import LoadConfig
+    from functions.loadtest.run import execute
 
     if not args.url.startswith(("http://", "https://")):
         fail(f"--url must start with http:// or https://, not {args.url!r}")
@@ -73,7 +75,7 @@ def load(args: argparse.Namespace) -> None:
     profile = _profile(args)
     try:
         times = arrivals(profile)  # a schedule that cannot be built fails here, before the run
-    except ProfileError as exc:
+    except LoadError as exc:
         fail(str(exc))
     kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
     if kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
@@ -81,11 +83,11 @@ def load(args: argparse.Namespace) -> None:
 
         fail(KUBE_MISSING)
     if args.compare_sim:
-        from functions.loadtest.simcompare import SimulatorError, check_available
+        from functions.loadtest.simcompare import check_available
 
         try:
             check_available()
-        except SimulatorError as exc:
+        except LoadError as exc:
             fail(str(exc))
         if not args.scaledobject.is_file():
             fail(f"--scaledobject {args.scaledobject} is not a file")
@@ -118,7 +120,7 @@ def load(args: argparse.Namespace) -> None:
     )
     try:
         summary = execute(config, times)
-    except (LoadError, ProfileError) as exc:
+    except LoadError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         print("spillway: interrupted; the run folder may be incomplete", file=sys.stderr)

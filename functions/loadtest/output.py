@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from functions.loadtest import charts, report, simcompare
+from functions.loadtest.config import LoadConfig
+from functions.loadtest.errors import SimulatorError
 from functions.loadtest.metrics import scale_out
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Arrival, RequestRecord, Sample, write_csv
 from functions.loadtest.summary import RunFacts, summarize
 from functions.loadtest.timeseries import timeseries
-
-if TYPE_CHECKING:
-    from functions.loadtest.run import LoadConfig
 
 
 def write_run(
@@ -85,7 +84,7 @@ def _compare(
             extra_args=extra,
             time_scale=time_scale,
         )
-    except simcompare.SimulatorError as exc:
+    except SimulatorError as exc:
         summary["warnings"].append(f"simulator comparison failed: {exc}")
         return {"error": str(exc)}
     errors = simcompare.errors(prediction, samples)

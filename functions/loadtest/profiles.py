@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from functions.loadtest.errors import ProfileError
+
 PROFILES = ("steady", "burst", "spike", "ramp", "trace")
 Process = Literal["uniform", "poisson"]
-
-
-class ProfileError(ValueError):
-    """A profile's parameters do not describe a schedule (shown to the user as one line)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,53 +13,16 @@ import httpx
 import redis
 
 from functions.loadtest import output
+from functions.loadtest.config import LoadConfig
 from functions.loadtest.drain import Drain
+from functions.loadtest.errors import LoadError
 from functions.loadtest.producer import Producer, ProducerConfig
-from functions.loadtest.profiles import Profile, arrivals
+from functions.loadtest.profiles import arrivals
 from functions.loadtest.progress import Display
 from functions.loadtest.records import Clock
 from functions.loadtest.sampler import Sampler
-from functions.loadtest.sources import (
-    ApiMetricsSource,
-    KubeSource,
-    KubeUnavailable,
-    RedisSource,
-    Source,
-)
+from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource, Source
 from functions.loadtest.summary import RunFacts
-
-
-class LoadError(RuntimeError):
-    """Something the user must fix before a run can start (one line, exit 2)."""
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    url: str
-    profile: Profile
-    out: Path
-    function: str = "sleep"
-    payload: Any = None
-    batch: int = 0
-    max_in_flight: int = 256
-    timeout: float = 30.0
-    retries: int = 3
-    max_retry_wait: float = 30.0
-    redis_url: str | None = None
-    key_prefix: str = ""
-    pool: str = ""
-    queue: str | None = None
-    kube_deployment: tuple[str, str] | None = None
-    sample_interval: float = 1.0
-    pod_target: float = 2.0
-    drain_timeout: float = 300.0
-    settle: float = 0.0
-    poll_concurrency: int = 32
-    progress: bool = False
-    compare_sim: bool = False
-    scaledobject: Path = Path("keda/base/scaledobject.yaml")
-    task_seconds: float | None = None
-    sim_args: list[str] = field(default_factory=list)
 
 
 def preflight_queue(config: LoadConfig) -> str:
@@ -84,10 +46,7 @@ def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
     sources: list[Source] = []
     notes: list[str] = []
     if config.kube_deployment is not None:
-        try:
-            sources.append(KubeSource(*config.kube_deployment))
-        except KubeUnavailable as exc:
-            raise LoadError(str(exc)) from None
+        sources.append(KubeSource(*config.kube_deployment))  # KubeUnavailable: a LoadError
     if config.redis_url:
         try:
             redis.Redis.from_url(config.redis_url, socket_connect_timeout=1).ping()

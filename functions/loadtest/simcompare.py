@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.loadtest.errors import SimulatorError
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Sample
 
@@ -35,10 +36,6 @@ _IN_FLIGHT = "inflight"
 SPILLWAY = [sys.executable, "-m", "functions.cli"]
 # The options this module passes; `simulate run --help` must list every one.
 _OPTIONS = ("--scaledobject", "--arrivals", "--task-seconds", "--json", "--out")
-
-
-class SimulatorError(RuntimeError):
-    """The simulator is missing, failed, or wrote something this cannot read."""
 
 
 def check_available() -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.loadtest.config import LoadConfig
 from functions.loadtest.profiles import Profile
-from functions.loadtest.run import LoadConfig, _sources, execute
+from functions.loadtest.run import _sources, execute
 from tests.support.processes import ROOT, Proc
 
 pytestmark = pytest.mark.e2e
