@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import random
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,21 @@ class RetryPolicy:
 
     def retryable(self, exc: BaseException) -> bool:
         return bool(self.on) and isinstance(exc, self.on)
+
+    def delay(self, retries: int, rng: random.Random | None = None) -> float:
+        """Seconds before retry number `retries + 1` (`retries` counts those already made)."""
+        delay = float(min(self.backoff * (2**retries), self.backoff_max))
+        if self.jitter:
+            delay *= 0.5 + 0.5 * (rng or random).random()
+        return delay
+
+    @property
+    def longest_delay(self) -> float:
+        """The longest wait the policy can make: before its last retry, without jitter (which
+        only shortens it). Not `backoff_max`, which a short policy never reaches."""
+        if self.attempts < 2:
+            return 0.0
+        return dataclasses.replace(self, jitter=False).delay(self.attempts - 2)
 
 
 @dataclass(frozen=True, slots=True)

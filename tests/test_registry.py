@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from pydantic import BaseModel
 
@@ -93,3 +95,17 @@ def test_queue_routes_move_functions_without_touching_the_global_registry() -> N
     assert original is not None and original.queue == "spillway"
     with pytest.raises(ConfigError, match="unknown functions: nope"):
         load_modules(["functions.builtins"], {"nope": "x"})
+
+
+def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
+    policy = RetryPolicy(attempts=10, backoff=1, backoff_max=8, jitter=False)
+    assert [policy.delay(n) for n in range(5)] == [1, 2, 4, 8, 8]
+    jittered = RetryPolicy(attempts=10, backoff=4, backoff_max=60)
+    delays = {jittered.delay(1, random.Random(seed)) for seed in range(50)}
+    assert all(4 <= d <= 8 for d in delays) and len(delays) > 10
+
+
+def test_longest_delay_is_the_wait_before_the_last_retry_without_jitter() -> None:
+    assert RetryPolicy(attempts=1, backoff=5).longest_delay == 0
+    assert RetryPolicy(attempts=4, backoff=1, backoff_max=60).longest_delay == 4
+    assert RetryPolicy(attempts=10, backoff=1, backoff_max=8).longest_delay == 8

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import random
 from typing import Any
 
 from pydantic import BaseModel
 
-from functions.registry import FunctionSpec, RetryPolicy
+from functions.registry import FunctionSpec
 
 
 def call_function(spec: FunctionSpec, payload: dict[str, Any]) -> dict[str, Any]:
@@ -30,14 +29,6 @@ def call_function(spec: FunctionSpec, payload: dict[str, Any]) -> dict[str, Any]
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-def backoff_delay(policy: RetryPolicy, retries: int, rng: random.Random | None = None) -> float:
-    """Seconds before retry number `retries + 1` (retries counts those already made)."""
-    delay = float(min(policy.backoff * (2**retries), policy.backoff_max))
-    if policy.jitter:
-        delay *= 0.5 + 0.5 * (rng or random).random()
-    return delay
 
 
 def describe(exc: BaseException) -> str:

@@ -69,7 +69,7 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, A
                 metrics.OUTCOMES.labels(spec.name, "retried").inc()
                 raise self.retry(
                     exc=exc,
-                    countdown=execution.backoff_delay(spec.retry, retries),
+                    countdown=spec.retry.delay(retries),
                     max_retries=spec.retry.attempts - 1,
                 ) from exc
             store.fail(invocation_id, execution.describe(exc))

@@ -1,15 +1,14 @@
-"""Running a function for the Celery task: validation both ways, retries, error text."""
+"""Running a function for the Celery task: validation both ways, and the error text."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
 from pydantic import ValidationError
 
-from functions.registry import RetryPolicy, registry
-from functions.worker.execution import backoff_delay, call_function, describe
+from functions.registry import registry
+from functions.worker.execution import call_function, describe
 
 
 def test_call_function_validates_both_ways() -> None:
@@ -35,14 +34,6 @@ def test_builtin_cpu_and_sleep_do_what_they_say() -> None:
     assert time.perf_counter() - wall >= 0.1
     # cpu burns CPU time, sleep does not (thresholds loose: the machine may be shared).
     assert busy > 0.02 > idle
-
-
-def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
-    policy = RetryPolicy(attempts=10, backoff=1, backoff_max=8, jitter=False)
-    assert [backoff_delay(policy, n) for n in range(5)] == [1, 2, 4, 8, 8]
-    jittered = RetryPolicy(attempts=10, backoff=4, backoff_max=60)
-    delays = {backoff_delay(jittered, 1, random.Random(seed)) for seed in range(50)}
-    assert all(4 <= d <= 8 for d in delays) and len(delays) > 10
 
 
 def test_describe_names_the_error() -> None:
