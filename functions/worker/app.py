@@ -16,7 +16,7 @@ from functions import registry as registry_module
 from functions.errors import ConfigError
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
-from functions.worker import health, tasks
+from functions.worker import endpoint, health, tasks
 
 
 def check(settings: Settings, registry: Registry) -> None:
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     for spec in registry:
         tasks.register(celery, spec, settings)
     celery.steps["consumer"].add(health.Heartbeat)
-    celery.steps["worker"].add(health.HttpEndpoint)
+    celery.steps["worker"].add(endpoint.HttpEndpoint)
     return celery
 
 
