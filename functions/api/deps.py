@@ -2,8 +2,9 @@
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, and
 three thread hops per request cost more than the rest of the submit path together. Both read
-`app.state.submitter` (the registry is the submitter's), as the submit routes (routes/invoke.py)
-do directly, so the project's tests swap the submitter there (tests/api/conftest.py).
+`app.state.submitter` (the registry is the submitter's), as the submit routes
+(routes/submissions.py) do directly, so the project's tests swap the submitter there
+(tests/api/conftest.py).
 """
 
 from __future__ import annotations
