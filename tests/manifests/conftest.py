@@ -6,14 +6,9 @@ Nothing here needs a cluster, a container engine or the network: the manifests a
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import manifest_utils as mu
+from tests.manifests import manifest_utils as mu
 
 
 @pytest.fixture(scope="session")

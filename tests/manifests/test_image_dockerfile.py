@@ -13,8 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import manifest_utils as mu
 import pytest
+
+from tests.manifests import manifest_utils as mu
 
 DOCKERFILE = mu.REPO / "Dockerfile"
 

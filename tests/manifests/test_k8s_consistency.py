@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-import manifest_utils as mu
 import pytest
 
 from functions import keys
 from functions.registry import Registry, load_modules
 from functions.settings import Settings
+from tests.manifests import manifest_utils as mu
 
 # Seconds a worker needs after the soft-shutdown window: cancel the pool children, push their
 # messages back to Redis, close connections and exit, before the kubelet's SIGKILL.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import manifest_utils as mu
 import pytest
+
+from tests.manifests import manifest_utils as mu
 
 
 @pytest.mark.parametrize("kustomization", sorted(mu.KUSTOMIZATIONS))

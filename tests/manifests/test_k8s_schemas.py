@@ -12,11 +12,12 @@ import copy
 from typing import Any
 
 import kubernetes_validate
-import manifest_utils as mu
 import pytest
 from cloudcoil.models.keda import v1alpha1 as keda
 from cloudcoil.models.knative_serving.serving import v1 as knative
 from pydantic import BaseModel, ValidationError
+
+from tests.manifests import manifest_utils as mu
 
 # The oldest Kubernetes these manifests support, and the newest schema the validator knows.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())

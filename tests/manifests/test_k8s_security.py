@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import manifest_utils as mu
 import pytest
 import yaml
+
+from tests.manifests import manifest_utils as mu
 
 # Pod Security Standards, "restricted": the volume types it allows.
 RESTRICTED_VOLUMES = {
