@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,32 +12,14 @@ import pytest
 import redis
 
 from functions.localredis import RedisServer, free_port, reachable
-from tests.support.processes import ROOT, get_ok, wait_until
+from tests.support.processes import get_ok, spawn_dev, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _spawn_dev(redis_url: str, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`spillway dev` in its own process group (so a test can signal all of it), and its URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env["REDIS_URL"] = redis_url
-    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "dev", "--port", str(port), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    return proc, f"http://127.0.0.1:{port}"
-
-
 def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
     # Nothing answers at this REDIS_URL: dev starts its own Redis.
-    proc, base = _spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
+    proc, base = spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
     port = base.rsplit(":", 1)[1]
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
@@ -71,7 +51,7 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly() -> None:
 
 
 def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:
-    proc, base = _spawn_dev(own_redis.url, "--fast", "--max-workers", "3")
+    proc, base = spawn_dev(own_redis.url, "--fast", "--max-workers", "3")
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev --fast to serve")
         items = [{"seconds": 1.5} for _ in range(24)]
