@@ -16,7 +16,10 @@ from typing import Any
 import redis
 
 from bench import submit
-from bench.common import Cpus, clean_run, redis_server, rotate
+from bench.harness.cpus import Cpus
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import clean_run
+from bench.harness.stats import rotate
 
 KNEE_SHARE = 0.9
 

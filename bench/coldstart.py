@@ -19,23 +19,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import (
-    BIN,
-    OTHERS_LIMIT_PCT,
-    ROOT,
-    UVICORN_OPTS,
-    BenchError,
-    Cpus,
-    OthersOnCpu,
-    Proc,
-    child_env,
-    clean_only,
-    clean_round,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OTHERS_LIMIT_PCT, OthersOnCpu
+from bench.harness.probes import wait_ok
+from bench.harness.processes import BIN, ROOT, UVICORN_OPTS, BenchError, Proc, child_env
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import clean_only, clean_round
+from bench.harness.stats import rotate, summary
 from functions.localredis import free_port
 
 

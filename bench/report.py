@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import OTHERS_LIMIT_PCT, ROUND_ATTEMPTS
+from bench.harness.interference import OTHERS_LIMIT_PCT
+from bench.harness.repeat import ROUND_ATTEMPTS
 
 # (key, what, comparison, target)
 TARGETS: list[tuple[str, str, str, float]] = [

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import Cpus, summary
+from bench.harness.cpus import Cpus
+from bench.harness.stats import summary
 from bench.simulate_speed import RATE, TARGETS_S, default_config, measure
 
 

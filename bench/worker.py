@@ -21,25 +21,13 @@ from typing import Any
 import redis
 
 from bench import payloads
-from bench.common import (
-    BIN,
-    LOGS,
-    MAX_BACKLOG,
-    BenchError,
-    Cpus,
-    OthersOnCpu,
-    Proc,
-    all_clean,
-    child_env,
-    clean_only,
-    clean_run,
-    http_post,
-    kept_rounds,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OthersOnCpu
+from bench.harness.probes import http_post, wait_ok
+from bench.harness.processes import BIN, MAX_BACKLOG, BenchError, Proc, child_env, logs
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import all_clean, clean_only, clean_run, kept_rounds
+from bench.harness.stats import rotate, summary
 from functions.keys import record_key
 from functions.localredis import free_port
 
@@ -107,7 +95,7 @@ def _command(name: str, config: Config, url: str, cpus: Cpus) -> tuple[list[str]
             SPILLWAY_WORKER_CONCURRENCY=concurrency,
             SPILLWAY_WORKER_HTTP_PORT=str(free_port()),
             SPILLWAY_LOG_LEVEL="WARNING",
-            PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="metrics-", dir=LOGS),
+            PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="metrics-", dir=logs()),
         )
         return [*cpus.taskset("server"), str(BIN / "spillway"), "worker"], env
     argv = [
