@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, coldstart, e2e, report, scaleout, simspeed, submit, worker
+from bench import capacity, coldstart, e2e, report, scaleout, simulate, submit, worker
 from bench.harness.cpus import Cpus
 from bench.harness.interference import OTHERS_LIMIT_PCT
 from bench.harness.machine import machine
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart": coldstart.Config(runs=5, importtime_reps=2),
             "worker": worker.Config(rounds=2, messages=400),
             "e2e": e2e.Config(runs=2, invocations=25),
-            "simulate": simspeed.Config(runs_100k=2, runs_1m=1),
+            "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
         }
     else:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
             "worker": worker.Config(rounds=5, messages=2000),
             "e2e": e2e.Config(runs=5, invocations=50),
-            "simulate": simspeed.Config(runs_100k=5, runs_1m=3),
+            "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
         }
     runners: dict[str, Any] = {
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "coldstart": coldstart.run,
         "worker": worker.run_levels,
         "e2e": e2e.run,
-        "simulate": simspeed.run,
+        "simulate": simulate.run,
         "scaleout": scaleout.run,
     }
 

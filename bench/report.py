@@ -270,7 +270,7 @@ def markdown(result: dict[str, Any]) -> str:
     if sim := result.get("simulate"):
         lines += [
             "",
-            "## Simulator speed (`spillway simulate`, bench/simulate_speed.py)",
+            "## Simulator speed (`spillway simulate`, bench/simulate.py)",
             "",
             f"Steady Poisson load at {sim['config']['rate_per_s']:g} tasks/s on the repository's "
             "ScaledObject and Knative Service; wall time of generating the tasks plus "
