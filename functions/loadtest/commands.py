@@ -15,6 +15,7 @@ from typing import Any
 from functions.cliargs import fail
 from functions.loadtest.errors import LoadError
 from functions.loadtest.profiles import Profile, arrivals
+from functions.loadtest.summary import Summary
 
 # Profile parameters, and the profiles each one means something for.
 _PROFILE_OPTIONS = {
@@ -133,9 +134,8 @@ def load(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
-def _headline(summary: dict[str, Any]) -> str:
-    def num(key: str) -> str:
-        value = summary.get(key)
+def _headline(summary: Summary) -> str:
+    def num(value: float | None) -> str:
         return (
             "n/a" if value is None else f"{value:.1f}s" if isinstance(value, float) else str(value)
         )
@@ -143,7 +143,7 @@ def _headline(summary: dict[str, Any]) -> str:
     return (
         f"accepted {summary['accepted']}, rejected {summary['rejected']}, "
         f"succeeded {summary['succeeded']}, failed {summary['failed']}, lost {summary['lost']}; "
-        f"peak replicas {num('peak_replicas')}, "
-        f"first worker after {num('time_to_first_worker_s')}, "
-        f"scale-out lag {num('scale_out_lag_s')}, drain {num('drain_time_s')}"
+        f"peak replicas {num(summary['peak_replicas'])}, "
+        f"first worker after {num(summary['time_to_first_worker_s'])}, "
+        f"scale-out lag {num(summary['scale_out_lag_s'])}, drain {num(summary['drain_time_s'])}"
     )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from functions.loadtest import charts, report, simcompare
 from functions.loadtest.config import LoadConfig
 from functions.loadtest.metrics import scale_out
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Arrival, RequestRecord, Sample, write_csv
-from functions.loadtest.summary import RunFacts, summarize
+from functions.loadtest.summary import ComparedSummary, RunFacts, Summary, summarize
 from functions.loadtest.timeseries import timeseries
 
 
@@ -22,7 +21,7 @@ def write_run(
     samples: Sequence[Sample],
     facts: RunFacts,
     times: Sequence[float],
-) -> dict[str, Any]:
+) -> Summary:
     out = config.out
     write_arrivals(out / "arrivals.txt", times)
     write_csv(out / "requests.csv", requests)
@@ -50,7 +49,8 @@ def write_run(
             charts.comparison(prediction, samples, comparison["errors"], chart)
             comparison["chart"] = chart.name
             drawn.append(chart)
-        summary["simulator"] = comparison
+        compared: ComparedSummary = {**summary, "simulator": comparison}
+        summary = compared
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = [p.name for p in drawn]
     ok = comparison if comparison and "error" not in comparison else None

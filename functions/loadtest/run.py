@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
@@ -22,7 +21,7 @@ from functions.loadtest.progress import Display
 from functions.loadtest.records import Clock
 from functions.loadtest.sampler import Sampler
 from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource, Source
-from functions.loadtest.summary import RunFacts
+from functions.loadtest.summary import DevScaler, RunDescription, RunFacts, Summary
 
 
 def preflight_queue(config: LoadConfig) -> str:
@@ -110,7 +109,7 @@ async def _phases(
         )
 
 
-def execute(config: LoadConfig, times: list[float] | None = None) -> dict[str, Any]:
+def execute(config: LoadConfig, times: list[float] | None = None) -> Summary:
     """Run the load test; `times` is the profile's schedule when the caller already built it."""
     if times is None:
         times = arrivals(config.profile)
@@ -141,7 +140,7 @@ def execute(config: LoadConfig, times: list[float] | None = None) -> dict[str, A
     )
 
 
-def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
+def _dev_scaler(sources: list[Source]) -> DevScaler | None:
     for source in sources:
         if isinstance(source, RedisSource) and source.scaler is not None:
             scaler = source.scaler
@@ -153,7 +152,7 @@ def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
     return None
 
 
-def _replicas_source(config: LoadConfig, scaler: dict[str, Any] | None) -> str | None:
+def _replicas_source(config: LoadConfig, scaler: DevScaler | None) -> str | None:
     if config.kube_deployment is not None:
         return "kubernetes:" + "/".join(config.kube_deployment)
     if scaler is not None:
@@ -161,7 +160,7 @@ def _replicas_source(config: LoadConfig, scaler: dict[str, Any] | None) -> str |
     return None
 
 
-def _describe(config: LoadConfig, run_id: str, clock: Clock) -> dict[str, Any]:
+def _describe(config: LoadConfig, run_id: str, clock: Clock) -> RunDescription:
     profile = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config.profile).items()}
     return {
         "id": run_id,

@@ -13,7 +13,7 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from functions.loadtest.config import LoadConfig
 from functions.loadtest.errors import SimulatorError
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Sample
+from functions.loadtest.summary import DevScaler, Summary
 
 # The timeline the simulator writes in --out (functions/scaling/simulate.py TIMELINE_HEADER,
 # written by functions/scaling/output.py), and the columns of it compared here.
@@ -77,7 +78,7 @@ class Prediction:
 
 
 def same_conditions(
-    user_args: Sequence[str], start_replicas: int | None, dev_scaler: dict[str, Any] | None
+    user_args: Sequence[str], start_replicas: int | None, dev_scaler: DevScaler | None
 ) -> list[str]:
     """Simulator arguments that describe the measured system, unless the user gave their own:
     the replicas it started with, and for `spillway dev` no Knative API (it is always up) and
@@ -214,7 +215,7 @@ SCALARS = (
 
 
 def scalars(
-    prediction: Prediction, measured: dict[str, Any], samples: Sequence[Sample] = ()
+    prediction: Prediction, measured: Mapping[str, Any], samples: Sequence[Sample] = ()
 ) -> dict[str, dict[str, float | None]]:
     table: dict[str, dict[str, float | None]] = {}
     for sim_key, our_key in SCALARS:
@@ -237,7 +238,7 @@ def _integral(prediction: Prediction, start: float, end: float) -> float:
 
 
 def compare(
-    config: LoadConfig, summary: dict[str, Any], samples: Sequence[Sample]
+    config: LoadConfig, summary: Summary, samples: Sequence[Sample]
 ) -> tuple[dict[str, Any], Prediction | None]:
     """Run the simulator on the run's own schedule: summary.json's `simulator` object, and the
     prediction to chart (None when the simulator did not run). A failure here is reported, not
