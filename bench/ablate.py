@@ -9,6 +9,7 @@ and plain Celery.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -88,8 +89,15 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
                     # Repeated when other processes took the server's CPU, as in bench/run.
                     res = clean_run(
                         name,
-                        lambda kind=kind, command=command: worker.one_run(
-                            kind, client, server.url, config, cpus, api_port, command
+                        functools.partial(
+                            worker.one_run,
+                            kind,
+                            client,
+                            server.url,
+                            config,
+                            cpus,
+                            api_port,
+                            command,
                         ),
                         print,
                     )

@@ -8,6 +8,7 @@ always first or last. Ratios are computed within each round, then summarised acr
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -130,7 +131,7 @@ def one_run(
         others_pct = others.pct()
         if not proc.alive():
             raise BenchError(f"{name} died during the run:\n{proc.log_tail()}")
-    depth = int(client.llen(app.queue))  # type: ignore[arg-type]
+    depth = int(client.llen(app.queue))
     sample = client.lindex(app.queue, 0)
     counted = (1 + warm["requests"] + result["requests"]) * app.per_request
     result.update(
@@ -169,7 +170,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             for name in order:
                 result = clean_run(
                     f"round {r + 1} {name}",
-                    lambda name=name: one_run(name, client, server.url, config, cpus, bodies),
+                    functools.partial(one_run, name, client, server.url, config, cpus, bodies),
                     log,
                 )
                 current[name] = result

@@ -11,6 +11,7 @@ acks, no prefetch, task events, invocation records); the plain worker with Celer
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -137,7 +138,7 @@ def one_run(
         queue, ids = prefill_plain(url, n)
         keys = [f"celery-task-meta-{i}" for i in ids]
         count = client.register_script(_COUNT_SUCCESS_RESULTS)
-    depth = int(client.llen(queue))  # type: ignore[arg-type]
+    depth = int(client.llen(queue))
     if depth != n:
         raise BenchError(f"{name}: pre-filled {n} but the queue {queue!r} holds {depth}")
     finished: Callable[[], int] = lambda: int(count(keys=keys))  # noqa: E731
@@ -148,7 +149,7 @@ def one_run(
         deadline = time.perf_counter() + config.timeout
         while time.perf_counter() < deadline:
             now = time.perf_counter()
-            depth = int(client.llen(queue))  # type: ignore[arg-type]
+            depth = int(client.llen(queue))
             if t_first is None and depth < n:
                 t_first = now
             if t_first is not None and depth == 0:
@@ -209,7 +210,9 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                 for name in rotate(order, r):
                     result = clean_run(
                         f"round {r + 1} {name}",
-                        lambda name=name: one_run(name, client, server.url, config, cpus, api_port),
+                        functools.partial(
+                            one_run, name, client, server.url, config, cpus, api_port
+                        ),
                         log,
                     )
                     result["round"] = r

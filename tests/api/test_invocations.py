@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -141,7 +142,7 @@ async def test_redis_unreachable_is_503_fast_with_retry_after(
 ) -> None:
     use_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", RETRY_AFTER=7)
     for path in ("/v1/functions/echo/invocations", "/v1/functions/echo/invocations/batch"):
-        body = {"items": [{}]} if path.endswith("batch") else {}
+        body: dict[str, Any] = {"items": [{}]} if path.endswith("batch") else {}
         started = time.monotonic()
         response = await client.post(path, json=body)
         assert time.monotonic() - started < 1.0

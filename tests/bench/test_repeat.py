@@ -56,7 +56,7 @@ def test_without_a_measure_of_others_the_first_round_stands() -> None:
 
 
 def test_figures_keep_the_clean_rounds_or_all_when_none_is_clean() -> None:
-    rounds = [
+    rounds: list[dict[str, Any]] = [
         {
             "clean": all_clean(
                 [{"others_on_server_cpu_pct": 1.0}, {"others_on_server_cpu_pct": 2.0}]

@@ -11,6 +11,7 @@ import pytest
 from functions.loadtest import charts, simcompare
 from functions.loadtest.errors import SimulatorError
 from functions.loadtest.records import Sample
+from functions.loadtest.summary import DevScaler
 
 STAND_IN = """
 import json, pathlib, sys
@@ -103,7 +104,7 @@ def test_timeline_without_replicas_is_refused(tmp_path: Path) -> None:
 
 
 def test_same_conditions_describe_the_measured_system_unless_told_otherwise() -> None:
-    dev = {"fast": True, "max": 8}
+    dev: DevScaler = {"fast": True, "fast_factor": 10.0, "max": 8}
     assert simcompare.same_conditions([], 0, dev) == [
         "--start-replicas", "0", "--no-api", "--set", "maxReplicaCount=8",
     ]  # fmt: skip

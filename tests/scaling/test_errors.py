@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from functions.scaling import commands, errors
+from functions.scaling import commands, errors, manifests
 
 
 def test_every_engine_error_is_a_scaling_error() -> None:
@@ -29,7 +29,7 @@ def test_a_scaling_error_is_one_line_and_exit_2(
     def refuse(path: str) -> None:
         raise errors.ManifestError("cannot read so.yaml: gone\nsecond line")
 
-    monkeypatch.setattr(commands.manifests, "load", refuse)
+    monkeypatch.setattr(manifests, "load", refuse)
     with pytest.raises(SystemExit) as exited:
         commands.replay(_replay_args())
     assert exited.value.code == 2
@@ -40,6 +40,6 @@ def test_a_bug_in_the_engine_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch
     def broken(path: str) -> None:
         raise ValueError("a bug, not bad input")
 
-    monkeypatch.setattr(commands.manifests, "load", broken)
+    monkeypatch.setattr(manifests, "load", broken)
     with pytest.raises(ValueError, match="a bug"):
         commands.replay(_replay_args())

@@ -11,6 +11,11 @@ from functions import keys, records
 from functions.worker.store import RecordStore
 
 
+def _fields(client: redis.Redis, invocation_id: str) -> dict[bytes, bytes]:
+    fields: dict[bytes, bytes] = client.hgetall(keys.record_key("p:", invocation_id))  # type: ignore[assignment]
+    return fields
+
+
 @pytest.fixture
 def store(redis_client: redis.Redis) -> RecordStore:
     return RecordStore(redis_client, "p:", ttl=60)
@@ -52,11 +57,11 @@ def test_records_read_back_through_the_public_view(
 ) -> None:
     store.begin("i4", "echo")
     store.retrying("i4", "Flaky: once")
-    view = records.decode("i4", redis_client.hgetall(keys.record_key("p:", "i4")))
+    view = records.decode("i4", _fields(redis_client, "i4"))
     assert view["status"] == "retrying" and view["error"] == "Flaky: once"
     store.begin("i4", "echo")
     store.succeed("i4", {"n": [1, 2]})
-    view = records.decode("i4", redis_client.hgetall(keys.record_key("p:", "i4")))
+    view = records.decode("i4", _fields(redis_client, "i4"))
     assert view["status"] == "succeeded" and view["result"] == {"n": [1, 2]}
     assert view["error"] is None and view["attempts"] == 2
     assert view["finished_at"] is not None
