@@ -2,7 +2,7 @@
 
 They are plain Starlette routes, matched before FastAPI's routers, because FastAPI's per-request
 machinery (included-router matching, parameter and dependency solving, its response wrappers)
-cost as much as everything else on the submit path together (profiled: docs/benchmarks.md). So
+was most of the submit path's own time (profiled: docs/benchmarks.md, "Where the time goes"). So
 they parse what they need themselves, read the submitter from `app.state` (tests swap it there,
 tests/api/conftest.py) and answer with pre-encoded bytes. Errors are raised as `Problem` and
 rendered by the app's exception handlers like everywhere else; the OpenAPI document describes
