@@ -22,6 +22,8 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
+    """Every setting of the API and the worker, read from the environment once per process."""
+
     model_config = SettingsConfigDict(
         env_prefix="SPILLWAY_", env_ignore_empty=True, extra="ignore", frozen=True
     )

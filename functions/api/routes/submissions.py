@@ -40,6 +40,8 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 class BatchBody(BaseModel):
+    """A batch request: the items, each validated against the function's input model."""
+
     model_config = ConfigDict(extra="forbid")
     items: list[Any]
 
