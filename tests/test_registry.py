@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 from pydantic import BaseModel
@@ -109,3 +111,27 @@ def test_longest_delay_is_the_wait_before_the_last_retry_without_jitter() -> Non
     assert RetryPolicy(attempts=1, backoff=5).longest_delay == 0
     assert RetryPolicy(attempts=4, backoff=1, backoff_max=60).longest_delay == 4
     assert RetryPolicy(attempts=10, backoff=1, backoff_max=8).longest_delay == 8
+
+
+def test_user_code_imports_the_public_names_from_the_package() -> None:
+    import functions
+    from functions import registry as registry_module
+
+    assert sorted(functions.__all__) == ["FunctionSpec", "RetryPolicy", "function"]
+    assert functions.function is registry_module.function
+    assert functions.RetryPolicy is registry_module.RetryPolicy
+    assert functions.FunctionSpec is registry_module.FunctionSpec
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        functions.nope  # noqa: B018
+
+
+def test_the_spillway_command_does_not_load_the_registry_to_parse() -> None:
+    """`spillway --help`, `simulate` and `load` live in the same package: pydantic stays out."""
+    code = (
+        "import sys; from functions.cli import build_parser; build_parser(); "
+        "print('pydantic' in sys.modules, 'functions.registry' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]

@@ -10,7 +10,7 @@ import time
 import redis
 from pydantic import BaseModel
 
-from functions.registry import RetryPolicy, function
+from functions import RetryPolicy, function
 
 
 class Flaky(Exception):
