@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from functions.cliargs import fail
 from functions.localredis import NoRedis, private_redis, reachable
 from functions.settings import get_settings, redact_url
 
@@ -81,8 +82,7 @@ def run(
         try:
             redis_url = stack.enter_context(_redis(settings.REDIS_URL))
         except NoRedis as exc:
-            print(f"spillway: error: {exc}", file=sys.stderr)
-            return 2
+            fail(str(exc))
         env = {**os.environ, "REDIS_URL": redis_url}
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
@@ -95,8 +95,7 @@ def run(
         base = f"http://127.0.0.1:{port}"
         try:
             if not _wait_ready(f"{base}/readyz", api):
-                print("spillway: error: the API did not become ready", file=sys.stderr)
-                return 1
+                fail("the API did not become ready", status=1)  # the stack stops what started
             print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
