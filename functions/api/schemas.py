@@ -9,21 +9,24 @@ from pydantic import BaseModel
 from functions.records import Status
 
 
-# 202 for one invocation.
 class InvocationAccepted(BaseModel):
+    """202 for one invocation: it is queued; poll `status_url` for its state."""
+
     id: str
     function: str
     status: Status
     status_url: str
 
 
-# 202 for a batch.
 class BatchAccepted(BaseModel):
+    """202 for a batch: the ids of every item, in the order they were sent."""
+
     ids: list[str]
 
 
-# The state of one invocation.
 class Invocation(BaseModel):
+    """The state of one invocation; `result` once it succeeded, `error` once it failed."""
+
     id: str
     function: str
     status: Status
@@ -35,8 +38,9 @@ class Invocation(BaseModel):
     finished_at: str | None
 
 
-# One entry of the catalog.
 class FunctionPublic(BaseModel):
+    """A registered function: its queue and the JSON Schemas of its input and output."""
+
     name: str
     queue: str
     description: str
@@ -45,15 +49,20 @@ class FunctionPublic(BaseModel):
 
 
 class FunctionsPublic(BaseModel):
+    """The catalog: every registered function."""
+
     functions: list[FunctionPublic]
 
 
 class Health(BaseModel):
+    """A probe's answer."""
+
     status: Literal["ok", "unavailable"]
 
 
-# RFC 9457 problem document (documented so clients and fuzzers know the error shape).
 class ProblemDetails(BaseModel):
+    """An error, as an RFC 9457 problem document; `errors` points at each invalid input."""
+
     type: str = "about:blank"
     title: str
     status: int

@@ -6,7 +6,6 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from celery import Celery
@@ -14,14 +13,10 @@ from kombu import Queue
 
 from functions import keys
 from functions import registry as registry_module
+from functions.errors import ConfigError
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
-from functions.worker import health, tasks
-from functions.worker.execution import backoff_delay
-
-
-class ConfigError(ValueError):
-    """A configuration the worker refuses to start with."""
+from functions.worker import endpoint, health, tasks
 
 
 def check(settings: Settings, registry: Registry) -> None:
@@ -33,17 +28,12 @@ def check(settings: Settings, registry: Registry) -> None:
                 f"function {spec.name!r} has time_limit {spec.time_limit:g}s, not below "
                 f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: Redis would redeliver it while it still runs"
             )
-        if spec.retry.attempts > 1:
-            # The longest delay the policy can produce: the one before the last retry, without
-            # jitter (which only shortens it); not backoff_max, which a short policy never reaches.
-            longest_wait = backoff_delay(
-                dataclasses.replace(spec.retry, jitter=False), spec.retry.attempts - 2
+        longest_wait = spec.retry.longest_delay
+        if longest_wait >= vt:
+            raise ConfigError(
+                f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not below "
+                f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
             )
-            if longest_wait >= vt:
-                raise ConfigError(
-                    f"function {spec.name!r} may wait {longest_wait:g}s before a retry, not below "
-                    f"SPILLWAY_VISIBILITY_TIMEOUT={vt}s: the delayed retry would be redelivered"
-                )
     if settings.SOFT_SHUTDOWN_TIMEOUT >= vt:
         raise ConfigError(
             "SPILLWAY_SOFT_SHUTDOWN_TIMEOUT must be below SPILLWAY_VISIBILITY_TIMEOUT"
@@ -138,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     for spec in registry:
         tasks.register(celery, spec, settings)
     celery.steps["consumer"].add(health.Heartbeat)
-    celery.steps["worker"].add(health.HttpEndpoint)
+    celery.steps["worker"].add(endpoint.HttpEndpoint)
     return celery
 
 

@@ -1,42 +1,20 @@
-"""Celery tasks generated from the registry: thin wrappers over functions/worker/execution.py."""
+"""Celery tasks generated from the registry: thin wrappers over execution.py and store.py."""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Celery, Task
-from redis import Redis
 
 from functions.registry import FunctionSpec
 from functions.settings import Settings
 from functions.worker import execution, metrics
+from functions.worker.store import record_store
 
 log = logging.getLogger("spillway.worker")
-
-_stores: dict[int, execution.RecordStore] = {}
-
-
-def record_store(settings: Settings) -> execution.RecordStore:
-    """One Redis client per process: pool children are forked, and a client must not be shared
-    across a fork."""
-    pid = os.getpid()
-    store = _stores.get(pid)
-    if store is None:
-        client = Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            socket_keepalive=True,
-            health_check_interval=30,
-        )
-        store = _stores[pid] = execution.RecordStore(
-            client, settings.KEY_PREFIX, settings.RESULT_TTL
-        )
-    return store
 
 
 class SpillwayTask(Task[Any, Any]):
@@ -91,7 +69,7 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, A
                 metrics.OUTCOMES.labels(spec.name, "retried").inc()
                 raise self.retry(
                     exc=exc,
-                    countdown=execution.backoff_delay(spec.retry, retries),
+                    countdown=spec.retry.delay(retries),
                     max_retries=spec.retry.attempts - 1,
                 ) from exc
             store.fail(invocation_id, execution.describe(exc))

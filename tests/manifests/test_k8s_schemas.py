@@ -142,7 +142,10 @@ def test_trigger_authentications_exist(renders: dict[str, list[mu.Doc]]) -> None
                 auth = mu.find(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
                 for ref in auth["spec"]["secretTargetRef"]:
                     secret = mu.find(docs, "Secret", ref["name"])
-                    assert ref["key"] in secret.get("stringData", secret.get("data", {}))
+                    data = (
+                        secret["stringData"] if "stringData" in secret else secret.get("data", {})
+                    )
+                    assert ref["key"] in data
 
 
 def _names_in_formula(formula: str) -> set[str]:
