@@ -18,18 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, coldstart, e2e, report, scaleout, simspeed, submit, worker
-from bench.common import (
-    LOGS,
-    OTHERS_LIMIT_PCT,
-    ROOT,
-    ROUND_ATTEMPTS,
-    BenchError,
-    Cpus,
-    boost,
-    machine,
-    priority,
-)
+from bench import capacity, coldstart, e2e, report, scaleout, simulate, submit, worker
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OTHERS_LIMIT_PCT
+from bench.harness.machine import machine
+from bench.harness.priority import boost, priority
+from bench.harness.processes import ROOT, BenchError, logs
+from bench.harness.repeat import ROUND_ATTEMPTS
 
 SECTIONS = ("submit", "capacity", "coldstart", "worker", "e2e", "simulate", "scaleout")
 QUIET_BUSY_PCT = 20.0
@@ -85,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     described = machine()  # before the harness narrows its own CPU affinity
     # The harness (pollers, pre-fillers) stays off the server's CPU.
     os.sched_setaffinity(0, set(cpus.load))
-    # The suite and everything it starts run at a higher priority (see common.boost).
+    # The suite and everything it starts run at a higher priority (harness.priority.boost).
     boost()
     # SIGTERM unwinds like Ctrl-C, so the servers and Redis this suite started are stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -97,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart": coldstart.Config(runs=5, importtime_reps=2),
             "worker": worker.Config(rounds=2, messages=400),
             "e2e": e2e.Config(runs=2, invocations=25),
-            "simulate": simspeed.Config(runs_100k=2, runs_1m=1),
+            "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
         }
     else:
@@ -107,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
             "worker": worker.Config(rounds=5, messages=2000),
             "e2e": e2e.Config(runs=5, invocations=50),
-            "simulate": simspeed.Config(runs_100k=5, runs_1m=3),
+            "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
         }
     runners: dict[str, Any] = {
@@ -116,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "coldstart": coldstart.run,
         "worker": worker.run_levels,
         "e2e": e2e.run,
-        "simulate": simspeed.run,
+        "simulate": simulate.run,
         "scaleout": scaleout.run,
     }
 
@@ -130,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "background_busy_pct": {},
         "warnings": [],
     }
-    print(f"spillway bench ({result['mode']}): {result['cpus']}; logs in {LOGS}")
+    print(f"spillway bench ({result['mode']}): {result['cpus']}; logs in {logs()}")
     for section in only:
         busy = wait_quiet(args.quiet_wait)
         result["background_busy_pct"][section] = busy
@@ -184,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for warning in result["warnings"]:
         print(f"warning: {warning}")
     print(f"\nwrote {out / stem}.md and .json ({result['elapsed_s']:.0f} s)")
-    shutil.rmtree(LOGS, ignore_errors=True)
+    shutil.rmtree(logs(), ignore_errors=True)
     return 1 if any("failed" in w for w in result["warnings"]) else 0
 
 

@@ -9,6 +9,7 @@ and plain Celery.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -17,20 +18,13 @@ from typing import Any
 import redis
 
 from bench import worker
-from bench.common import (
-    BIN,
-    LOGS,
-    MAX_BACKLOG,
-    Cpus,
-    Proc,
-    boost,
-    child_env,
-    clean_run,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.priority import boost
+from bench.harness.probes import wait_ok
+from bench.harness.processes import BIN, MAX_BACKLOG, Proc, child_env, logs
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import clean_run
+from bench.harness.stats import rotate, summary
 from functions.localredis import free_port
 
 WORKER_VARIANTS: dict[str, dict[str, Any] | None] = {
@@ -87,7 +81,7 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
                                 SPILLWAY_WORKER_CONCURRENCY=str(config.concurrency),
                                 SPILLWAY_WORKER_HTTP_PORT=str(free_port()),
                                 SPILLWAY_LOG_LEVEL="WARNING",
-                                PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=LOGS),
+                                PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(dir=logs()),
                                 BENCH_CELERY_OVERRIDES=json.dumps(overrides),
                             ),
                         )
@@ -95,8 +89,15 @@ def ablate_worker(rounds: int, messages: int, concurrency: int, cpus: Cpus) -> d
                     # Repeated when other processes took the server's CPU, as in bench/run.
                     res = clean_run(
                         name,
-                        lambda kind=kind, command=command: worker.one_run(
-                            kind, client, server.url, config, cpus, api_port, command
+                        functools.partial(
+                            worker.one_run,
+                            kind,
+                            client,
+                            server.url,
+                            config,
+                            cpus,
+                            api_port,
+                            command,
                         ),
                         print,
                     )

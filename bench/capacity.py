@@ -9,6 +9,7 @@ the smallest concurrency reaching 90 % of the best throughput: a pod should be k
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,10 @@ from typing import Any
 import redis
 
 from bench import submit
-from bench.common import Cpus, clean_run, redis_server, rotate
+from bench.harness.cpus import Cpus
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import clean_run
+from bench.harness.stats import rotate
 
 KNEE_SHARE = 0.9
 
@@ -47,8 +51,8 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                 )
                 result = clean_run(
                     f"{c} in flight",
-                    lambda cfg=cfg: submit.one_run(
-                        "spillway", client, server.url, cfg, cpus, bodies
+                    functools.partial(
+                        submit.one_run, "spillway", client, server.url, cfg, cpus, bodies
                     ),
                     log,
                 )

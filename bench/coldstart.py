@@ -11,6 +11,7 @@ the part of a cold start the application controls.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import statistics
@@ -19,23 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import (
-    BIN,
-    OTHERS_LIMIT_PCT,
-    ROOT,
-    UVICORN_OPTS,
-    BenchError,
-    Cpus,
-    OthersOnCpu,
-    Proc,
-    child_env,
-    clean_only,
-    clean_round,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OTHERS_LIMIT_PCT, OthersOnCpu
+from bench.harness.probes import wait_ok
+from bench.harness.processes import BIN, ROOT, UVICORN_OPTS, BenchError, Proc, child_env
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import clean_only, clean_round
+from bench.harness.stats import rotate, summary
 from functions.localredis import free_port
 
 
@@ -55,6 +46,11 @@ ORDER = ["spillway", "baseline", "floor"]
 class Config:
     runs: int = 15
     importtime_reps: int = 5
+
+
+def _starts(order: list[str], url: str, cpus: Cpus) -> dict[str, tuple[float, float]]:
+    """One start of each app, in this order."""
+    return {name: one_start(name, url, cpus) for name in order}
 
 
 def one_start(name: str, url: str, cpus: Cpus) -> tuple[float, float]:
@@ -175,7 +171,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             order = rotate(ORDER, i)
             trio, foreign, _ = clean_round(
                 f"run {i + 1}",
-                lambda order=order: {n: one_start(n, server.url, cpus) for n in order},
+                functools.partial(_starts, order, server.url, cpus),
                 log,
                 lambda trio: max(wait for _, wait in trio.values()),
             )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import OTHERS_LIMIT_PCT, ROUND_ATTEMPTS
+from bench.harness.interference import OTHERS_LIMIT_PCT
+from bench.harness.repeat import ROUND_ATTEMPTS
 
 # (key, what, comparison, target)
 TARGETS: list[tuple[str, str, str, float]] = [
@@ -269,7 +270,7 @@ def markdown(result: dict[str, Any]) -> str:
     if sim := result.get("simulate"):
         lines += [
             "",
-            "## Simulator speed (`spillway simulate`, bench/simulate_speed.py)",
+            "## Simulator speed (`spillway simulate`, bench/simulate.py)",
             "",
             f"Steady Poisson load at {sim['config']['rate_per_s']:g} tasks/s on the repository's "
             "ScaledObject and Knative Service; wall time of generating the tasks plus "

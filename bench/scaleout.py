@@ -18,17 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    BIN,
-    ROOT,
-    BenchError,
-    Cpus,
-    Proc,
-    child_env,
-    redis_server,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.probes import wait_ok
+from bench.harness.processes import BIN, ROOT, BenchError, Proc, child_env
+from bench.harness.redisserver import redis_server
+from bench.harness.stats import summary
 from functions.localredis import free_port
 
 FIELDS = (

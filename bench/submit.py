@@ -8,6 +8,7 @@ always first or last. Ratios are computed within each round, then summarised acr
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -19,26 +20,21 @@ from typing import Any
 import redis
 
 from bench import payloads
-from bench.common import (
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OthersOnCpu
+from bench.harness.probes import http_post, wait_ok
+from bench.harness.processes import (
     BIN,
-    LOGS,
     MAX_BACKLOG,
     UVICORN_OPTS,
     BenchError,
-    Cpus,
-    OthersOnCpu,
     Proc,
-    all_clean,
     child_env,
-    clean_only,
-    clean_run,
-    http_post,
-    kept_rounds,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
+    logs,
 )
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import all_clean, clean_only, clean_run, kept_rounds
+from bench.harness.stats import rotate, summary
 from functions.localredis import free_port
 
 LUA = Path(__file__).with_name("post.lua")
@@ -135,7 +131,7 @@ def one_run(
         others_pct = others.pct()
         if not proc.alive():
             raise BenchError(f"{name} died during the run:\n{proc.log_tail()}")
-    depth = int(client.llen(app.queue))  # type: ignore[arg-type]
+    depth = int(client.llen(app.queue))
     sample = client.lindex(app.queue, 0)
     counted = (1 + warm["requests"] + result["requests"]) * app.per_request
     result.update(
@@ -155,7 +151,7 @@ def one_run(
 
 def write_bodies() -> dict[str, Path]:
     """The request bodies as files for wrk's script (bench/post.lua reads $BENCH_BODY_FILE)."""
-    workdir = Path(tempfile.mkdtemp(prefix="bodies-", dir=LOGS))
+    workdir = Path(tempfile.mkdtemp(prefix="bodies-", dir=logs()))
     bodies = {"single": workdir / "single.json", "batch": workdir / "batch.json"}
     bodies["single"].write_bytes(payloads.body())
     bodies["batch"].write_bytes(payloads.batch_body())
@@ -174,7 +170,7 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             for name in order:
                 result = clean_run(
                     f"round {r + 1} {name}",
-                    lambda name=name: one_run(name, client, server.url, config, cpus, bodies),
+                    functools.partial(one_run, name, client, server.url, config, cpus, bodies),
                     log,
                 )
                 current[name] = result

@@ -11,6 +11,7 @@ acks, no prefetch, task events, invocation records); the plain worker with Celer
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import time
@@ -21,25 +22,13 @@ from typing import Any
 import redis
 
 from bench import payloads
-from bench.common import (
-    BIN,
-    LOGS,
-    MAX_BACKLOG,
-    BenchError,
-    Cpus,
-    OthersOnCpu,
-    Proc,
-    all_clean,
-    child_env,
-    clean_only,
-    clean_run,
-    http_post,
-    kept_rounds,
-    redis_server,
-    rotate,
-    summary,
-    wait_ok,
-)
+from bench.harness.cpus import Cpus
+from bench.harness.interference import OthersOnCpu
+from bench.harness.probes import http_post, wait_ok
+from bench.harness.processes import BIN, MAX_BACKLOG, BenchError, Proc, child_env, logs
+from bench.harness.redisserver import redis_server
+from bench.harness.repeat import all_clean, clean_only, clean_run, kept_rounds
+from bench.harness.stats import rotate, summary
 from functions.keys import record_key
 from functions.localredis import free_port
 
@@ -107,7 +96,7 @@ def _command(name: str, config: Config, url: str, cpus: Cpus) -> tuple[list[str]
             SPILLWAY_WORKER_CONCURRENCY=concurrency,
             SPILLWAY_WORKER_HTTP_PORT=str(free_port()),
             SPILLWAY_LOG_LEVEL="WARNING",
-            PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="metrics-", dir=LOGS),
+            PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="metrics-", dir=logs()),
         )
         return [*cpus.taskset("server"), str(BIN / "spillway"), "worker"], env
     argv = [
@@ -149,7 +138,7 @@ def one_run(
         queue, ids = prefill_plain(url, n)
         keys = [f"celery-task-meta-{i}" for i in ids]
         count = client.register_script(_COUNT_SUCCESS_RESULTS)
-    depth = int(client.llen(queue))  # type: ignore[arg-type]
+    depth = int(client.llen(queue))
     if depth != n:
         raise BenchError(f"{name}: pre-filled {n} but the queue {queue!r} holds {depth}")
     finished: Callable[[], int] = lambda: int(count(keys=keys))  # noqa: E731
@@ -160,7 +149,7 @@ def one_run(
         deadline = time.perf_counter() + config.timeout
         while time.perf_counter() < deadline:
             now = time.perf_counter()
-            depth = int(client.llen(queue))  # type: ignore[arg-type]
+            depth = int(client.llen(queue))
             if t_first is None and depth < n:
                 t_first = now
             if t_first is not None and depth == 0:
@@ -221,7 +210,9 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                 for name in rotate(order, r):
                     result = clean_run(
                         f"round {r + 1} {name}",
-                        lambda name=name: one_run(name, client, server.url, config, cpus, api_port),
+                        functools.partial(
+                            one_run, name, client, server.url, config, cpus, api_port
+                        ),
                         log,
                     )
                     result["round"] = r

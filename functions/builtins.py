@@ -10,11 +10,14 @@ from functions.registry import function
 
 
 class Strict(BaseModel):
+    """A model that refuses fields it does not declare."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-# echo: any JSON object in, the same object out.
 class EchoPayload(BaseModel):
+    """Any JSON object; `echo` returns it unchanged."""
+
     model_config = ConfigDict(extra="allow")
 
 
@@ -25,10 +28,14 @@ def echo(payload: EchoPayload) -> EchoPayload:
 
 
 class SleepInput(Strict):
+    """How long `sleep` waits."""
+
     seconds: float = Field(ge=0, le=300, description="How long to wait, in seconds.")
 
 
 class SleepOutput(Strict):
+    """How long `sleep` waited."""
+
     slept: float
 
 
@@ -40,10 +47,14 @@ def sleep(payload: SleepInput) -> SleepOutput:
 
 
 class CpuInput(Strict):
+    """How long `cpu` keeps a core busy."""
+
     milliseconds: int = Field(ge=0, le=60_000, description="How long to keep one core busy.")
 
 
 class CpuOutput(Strict):
+    """How long `cpu` ran, and how many loop iterations that took."""
+
     milliseconds: int
     iterations: int
 
@@ -61,11 +72,15 @@ def cpu(payload: CpuInput) -> CpuOutput:
 
 
 class ProcessDataInput(Strict):
+    """A user's data for `process-data`."""
+
     user_id: int
     data: str = Field(max_length=65_536)
 
 
 class ProcessDataOutput(Strict):
+    """What `process-data` did."""
+
     status: str
     result: str
 

@@ -8,38 +8,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
-from typing import Any, NoReturn
+
+from functions.cliargs import Parser, fail, port
+from functions.dev import cli as dev_cli
+from functions.errors import ConfigError
+from functions.loadtest import cli as loadtest_cli
+from functions.scaling import cli as scaling_cli
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, then a non-zero exit: the usage block is one `--help` away.
-        self.exit(2, f"spillway: error: {message} (see `spillway --help`)\n")
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"spillway: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def cmd_api(args: argparse.Namespace) -> None:
-    from pydantic import ValidationError
-
     from functions.registry import load_modules
     from functions.settings import get_settings
 
-    try:
+    try:  # here, where a mistake is one line, rather than in uvicorn's traceback
         settings = get_settings()
         load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
-    except ValidationError as exc:
-        _fail(_settings_error(exc))
-    except RuntimeError as exc:
-        _fail(str(exc))
+    except ConfigError as exc:
+        fail(str(exc))
     import uvicorn
 
     uvicorn.run(
@@ -61,19 +50,13 @@ def cmd_worker(args: argparse.Namespace) -> None:
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     # Tasks run in pool children: their metrics are aggregated through files here.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="spillway-metrics-"))
-    from pydantic import ValidationError
-
     from functions.settings import get_settings
 
     try:
         settings = get_settings()
-        from functions.worker.app import app
-    except ValidationError as exc:
-        _fail(_settings_error(exc))
-    except (ValueError, RuntimeError) as exc:
-        # ConfigError (a ValueError) is raised while functions.worker.app is being imported,
-        # so the name cannot be imported to catch it: the import is what failed.
-        _fail(str(exc))
+        from functions.worker.app import app  # builds the app: checks the limits (ConfigError)
+    except ConfigError as exc:
+        fail(str(exc))
     queues = settings.QUEUES or sorted(q.name for q in app.conf.task_queues)
     argv = [
         "worker",
@@ -88,42 +71,13 @@ def cmd_worker(args: argparse.Namespace) -> None:
     app.worker_main(argv)
 
 
-def cmd_dev(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from functions.dev.run import run
-
-    if args.workers is not None and args.workers < 0:
-        _fail("--workers must be 0 or more")
-    if args.max_workers < 1:
-        _fail("--max-workers must be at least 1")
-    raise SystemExit(
-        run(
-            port=args.port,
-            workers=args.workers,
-            fast=args.fast,
-            scaledobject=Path(args.scaledobject),
-            max_workers=args.max_workers,
-        )
-    )
-
-
-def _settings_error(exc: Exception) -> str:
-    errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
-    if errors:
-        first = errors[0]
-        name = ".".join(str(p) for p in first.get("loc", ()))
-        return f"invalid setting {name}: {first.get('msg')}"
-    return str(exc)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     api = sub.add_parser("api", help="serve the HTTP API with uvicorn (0.0.0.0:$PORT)")
     api.add_argument("--host", help="bind address (default SPILLWAY_HOST, 0.0.0.0)")
-    api.add_argument("--port", type=int, help="port (default $PORT, 8080)")
+    api.add_argument("--port", type=port, help="port (default $PORT, 8080)")
     api.add_argument("--access-log", action="store_true", help="log every request")
     api.set_defaults(func=cmd_api)
 
@@ -133,35 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
-    dev = sub.add_parser(
-        "dev", help="run Redis, the API and workers scaled like KEDA would, on this machine"
-    )
-    dev.add_argument("--port", type=int, default=8080, help="API port (default 8080)")
-    dev.add_argument(
-        "--fast",
-        action="store_true",
-        help="run the scaler's clock 10x (shorter polling, cooldown, HPA sync)",
-    )
-    dev.add_argument(
-        "--scaledobject",
-        default="keda",
-        help="ScaledObject to follow: a YAML file or kustomization dir (default keda)",
-    )
-    dev.add_argument(
-        "--max-workers",
-        type=int,
-        default=8,
-        help="cap on worker processes, overriding maxReplicaCount (default 8)",
-    )
-    dev.add_argument("--workers", type=int, help="run this many workers and no scaler")
-    dev.set_defaults(func=cmd_dev)
-
-    from functions.loadtest.cli import add_parser as add_load_parser  # argparse only: cheap
-
-    add_load_parser(sub)
-    from functions.scaling.cli import add_parser as add_simulate_parser  # argparse only: cheap
-
-    add_simulate_parser(sub)
+    # Each command package registers its own command (cli.py: argparse only, so cheap).
+    dev_cli.add_parser(sub)
+    loadtest_cli.add_parser(sub)
+    scaling_cli.add_parser(sub)
     return parser
 
 
@@ -174,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     except ModuleNotFoundError as exc:
         if exc.name not in _TOOLS:
             raise
-        _fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
+        fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Celery task messages (protocol 2, JSON) built without Celery, as the Redis transport stores them.
 
-Why not `app.send_task`: the API never imports Celery. Building a message with Celery's
-`amqp.as_task_v2` plus kombu's publish path costs roughly 0.3 ms per request and Celery's import
-adds to every cold start, while the message itself is a small, documented JSON envelope
+Why not `app.send_task`: the API never imports Celery. Celery's `amqp.as_task_v2` plus kombu's
+publish path cost time on every request and Celery's import on every cold start (the figures:
+docs/benchmarks.md, "Behind choices in the code"), while the message is a small, documented
+JSON envelope
 (https://docs.celeryq.dev/en/stable/internals/protocol.html#version-2). What we build here is
 the envelope kombu's virtual transport LPUSHes (`Channel.basic_publish` -> `_put`): the same keys
 and values Celery produces, which `tests/test_protocol.py` checks against Celery itself and the

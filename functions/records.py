@@ -14,6 +14,8 @@ from typing import Any
 
 
 class Status(StrEnum):
+    """Where an invocation is: queued, running or retrying, then succeeded or failed."""
+
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"

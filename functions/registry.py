@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import random
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel
+
+from functions.errors import ConfigError
 
 DEFAULT_QUEUE = "spillway"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -44,6 +47,21 @@ class RetryPolicy:
 
     def retryable(self, exc: BaseException) -> bool:
         return bool(self.on) and isinstance(exc, self.on)
+
+    def delay(self, retries: int, rng: random.Random | None = None) -> float:
+        """Seconds before retry number `retries + 1` (`retries` counts those already made)."""
+        delay = float(min(self.backoff * (2**retries), self.backoff_max))
+        if self.jitter:
+            delay *= 0.5 + 0.5 * (rng or random).random()
+        return delay
+
+    @property
+    def longest_delay(self) -> float:
+        """The longest wait the policy can make: before its last retry, without jitter (which
+        only shortens it). Not `backoff_max`, which a short policy never reaches."""
+        if self.attempts < 2:
+            return 0.0
+        return dataclasses.replace(self, jitter=False).delay(self.attempts - 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +171,15 @@ def load_modules(modules: list[str], routes: Mapping[str, str] | None = None) ->
         try:
             importlib.import_module(module)
         except ImportError as exc:
-            raise RuntimeError(f"cannot import function module {module!r}: {exc}") from exc
+            raise ConfigError(f"cannot import function module {module!r}: {exc}") from exc
     # Only what these modules define: whatever else the process imported stays out.
     selected = [spec for spec in registry if spec.fn.__module__ in modules]
     if not selected:
-        raise RuntimeError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
+        raise ConfigError(f"no functions registered by {', '.join(modules) or '(no modules)'}")
     routes = routes or {}
     unknown = sorted(set(routes) - {spec.name for spec in selected})
     if unknown:
-        raise RuntimeError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
+        raise ConfigError(f"SPILLWAY_QUEUE_ROUTES names unknown functions: {', '.join(unknown)}")
     loaded = Registry()
     for spec in selected:
         loaded.add(dataclasses.replace(spec, queue=routes.get(spec.name, spec.queue)))

@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from functions.errors import ConfigError
 
 
 def _split_csv(value: object) -> object:
@@ -20,6 +22,8 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
+    """Every setting of the API and the worker, read from the environment once per process."""
+
     model_config = SettingsConfigDict(
         env_prefix="SPILLWAY_", env_ignore_empty=True, extra="ignore", frozen=True
     )
@@ -168,7 +172,24 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, read once; ConfigError names the first variable that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from."""
+    return field if field in ("REDIS_URL", "PORT") else f"SPILLWAY_{field}"
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if not first["loc"]:  # a check across several settings: its message names them
+        return f"invalid settings: {first['msg']}"
+    field = str(first["loc"][0]).removeprefix("SPILLWAY_")
+    return f"invalid setting {env_name(field)}: {first['msg']}"
 
 
 def redact_url(url: str) -> str:

@@ -34,7 +34,7 @@ def test_help(command: str) -> None:
     [
         (["bogus"], {}, "invalid choice: 'bogus'"),
         ([], {}, "required: command"),
-        (["api", "--port", "x"], {}, "invalid int value"),
+        (["api", "--port", "x"], {}, "not a whole number"),
         (["api"], {"PORT": "nope"}, "invalid setting PORT"),
         (["worker"], {"SPILLWAY_QUEUES": "nowhere"}, "names queues no function uses"),
         (["worker"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),

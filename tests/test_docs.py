@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from functions.settings import Settings
+from functions.settings import Settings, env_name
 from tests.support.processes import ROOT
 
 
@@ -16,7 +16,7 @@ def _documented() -> dict[str, str]:
 def test_every_setting_is_documented_with_its_default() -> None:
     documented = _documented()
     for name, field in Settings.model_fields.items():
-        env = name if name in ("REDIS_URL", "PORT") else f"SPILLWAY_{name}"
+        env = env_name(name)
         assert env in documented, f"{env} is missing from the README's configuration table"
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         shown = documented[env].strip()
@@ -29,5 +29,5 @@ def test_every_setting_is_documented_with_its_default() -> None:
 
 
 def test_no_unknown_settings_are_documented() -> None:
-    known = {n if n in ("REDIS_URL", "PORT") else f"SPILLWAY_{n}" for n in Settings.model_fields}
+    known = {env_name(n) for n in Settings.model_fields}
     assert set(_documented()) <= known

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import random
+import subprocess
+import sys
+
 import pytest
 from pydantic import BaseModel
 
+from functions.errors import ConfigError
 from functions.registry import Registry, RetryPolicy, function, load_modules
 
 
@@ -76,7 +81,7 @@ def test_retry_policy_validation_and_matching() -> None:
 
 
 def test_unimportable_module_is_a_clear_error() -> None:
-    with pytest.raises(RuntimeError, match="cannot import function module 'no.such.module'"):
+    with pytest.raises(ConfigError, match="cannot import function module 'no.such.module'"):
         load_modules(["no.such.module"])
 
 
@@ -89,5 +94,43 @@ def test_queue_routes_move_functions_without_touching_the_global_registry() -> N
     assert routed.queues() == ["long", "spillway"]
     original = registry.get("sleep")
     assert original is not None and original.queue == "spillway"
-    with pytest.raises(RuntimeError, match="unknown functions: nope"):
+    with pytest.raises(ConfigError, match="unknown functions: nope"):
         load_modules(["functions.builtins"], {"nope": "x"})
+
+
+def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
+    policy = RetryPolicy(attempts=10, backoff=1, backoff_max=8, jitter=False)
+    assert [policy.delay(n) for n in range(5)] == [1, 2, 4, 8, 8]
+    jittered = RetryPolicy(attempts=10, backoff=4, backoff_max=60)
+    delays = {jittered.delay(1, random.Random(seed)) for seed in range(50)}
+    assert all(4 <= d <= 8 for d in delays) and len(delays) > 10
+
+
+def test_longest_delay_is_the_wait_before_the_last_retry_without_jitter() -> None:
+    assert RetryPolicy(attempts=1, backoff=5).longest_delay == 0
+    assert RetryPolicy(attempts=4, backoff=1, backoff_max=60).longest_delay == 4
+    assert RetryPolicy(attempts=10, backoff=1, backoff_max=8).longest_delay == 8
+
+
+def test_user_code_imports_the_public_names_from_the_package() -> None:
+    import functions
+    from functions import registry as registry_module
+
+    assert sorted(functions.__all__) == ["FunctionSpec", "RetryPolicy", "function"]
+    assert functions.function is registry_module.function
+    assert functions.RetryPolicy is registry_module.RetryPolicy
+    assert functions.FunctionSpec is registry_module.FunctionSpec
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        functions.nope  # noqa: B018
+
+
+def test_the_spillway_command_does_not_load_the_registry_to_parse() -> None:
+    """`spillway --help`, `simulate` and `load` live in the same package: pydantic stays out."""
+    code = (
+        "import sys; from functions.cli import build_parser; build_parser(); "
+        "print('pydantic' in sys.modules, 'functions.registry' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]

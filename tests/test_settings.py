@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from functions.settings import Settings, redact_url
+from functions.errors import ConfigError
+from functions.settings import Settings, get_settings, redact_url
 
 
 def test_environment_names_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,3 +63,24 @@ def test_queue_routes_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPILLWAY_QUEUE_ROUTES", "sleep")
     with pytest.raises(ValidationError, match="function=queue"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SPILLWAY_LEASE_TTL", "x", "invalid setting SPILLWAY_LEASE_TTL: "),
+        ("REDIS_URL", "http://x", "invalid setting REDIS_URL: Value error, REDIS_URL must"),
+        ("SPILLWAY_HEARTBEAT_MAX_AGE", "1", "invalid settings: Value error, SPILLWAY_HEART"),
+    ],
+)
+def test_get_settings_names_the_variable_in_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as refused:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    assert str(refused.value).startswith(message)

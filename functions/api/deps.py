@@ -1,9 +1,10 @@
 """Dependencies, as `Annotated` aliases (`app.dependency_overrides` can swap them).
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread, and
-three thread hops per request cost more than the rest of the submit path together. Both read
-`app.state.submitter` (the registry is the submitter's), as the submit routes (routes/invoke.py)
-do directly, so the project's tests swap the submitter there (tests/api/conftest.py).
+those hops cost more than the work they wrap (docs/benchmarks.md). Both read
+`app.state.submitter` (the registry is the submitter's), as the submit routes
+(routes/submissions.py) do directly, so the project's tests swap the submitter there
+(tests/api/conftest.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 To reject pydantic.v1 models, FastAPI checks every route parameter and response model with
 `fastapi._compat.shared.is_pydantic_v1_model_class`, which imports `pydantic.v1`, a second copy
-of pydantic (about 0.2 s here, on every Knative cold start). A class can only be a v1 model once
+of pydantic, on every Knative cold start (docs/benchmarks.md). A class can only be a v1 model once
 something has imported `pydantic.v1`, so until then the answer is "no" without the import.
 `tests/api/test_cold_start.py` fails if a FastAPI upgrade makes this stop working.
 """

@@ -20,7 +20,7 @@ from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
-from functions.api.routes import catalog, health, invocations, invoke, metrics
+from functions.api.routes import catalog, health, metrics, status, submissions
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
 
@@ -63,9 +63,9 @@ app = FastAPI(
     lifespan=lifespan,
     telemetry=None if settings.OPENTELEMETRY else _NO_TELEMETRY,
     # Routes match in order: the submit routes first, they carry the traffic.
-    routes=invoke.routes,
+    routes=submissions.routes,
 )
-app.include_router(invocations.router)
+app.include_router(status.router)
 app.include_router(catalog.router)
 app.include_router(health.router)
 app.include_router(metrics.router)

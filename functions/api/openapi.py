@@ -1,7 +1,7 @@
 """OpenAPI generated from the registry: one documented operation per registered function.
 
 The runtime submit routes are generic (`/v1/functions/{name}/invocations`, plain Starlette routes
-that FastAPI does not document; routes/invoke.py) so that the submit path parses the body once,
+that FastAPI does not document; routes/submissions.py) so that the submit path parses the body once,
 straight from bytes, with the function's model. The document has one concrete path per function
 instead, whose request body is that function's model.
 """

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from functions.api.submit import RedisUnavailable
+
 log = logging.getLogger("spillway.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -48,7 +50,7 @@ class Problem(Exception):
 
 
 def queue_unavailable(detail: str, retry_after: int) -> Problem:
-    """The 503 for a Redis that did not answer, shared by the submit and read routes."""
+    """The 503 for a Redis that did not answer (any route; submits say nothing was enqueued)."""
     return Problem(
         503,
         detail,
@@ -130,6 +132,14 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _redis_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    # A route that reads through the Submitter need not catch this itself.
+    retry_after = request.app.state.submitter.settings.RETRY_AFTER
+    return await _problem_handler(
+        request, queue_unavailable("the queue is unavailable", retry_after)
+    )
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     # Never a stack trace on the wire; the log has it.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -140,4 +150,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(RedisUnavailable, _redis_unavailable_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

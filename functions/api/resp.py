@@ -1,10 +1,11 @@
 """A small asyncio Redis client: just what the submit path needs, and nothing to import.
 
-Why not redis-py here: importing `redis` costs about half a second on a small CPU (its command
-mixins and cluster support), which lands on every Knative cold start, and its per-command overhead
-shows at thousands of submits per second. The API needs a handful of commands (EVALSHA/EVAL,
-HGETALL, PING, LLEN/HLEN) over RESP2 (https://redis.io/docs/latest/develop/reference/protocol-spec/),
-which this module speaks directly. The worker keeps using redis-py through Celery.
+Why not redis-py here: its import (command mixins, cluster support) lands on every Knative cold
+start, and its per-command overhead shows at thousands of submits per second (the figures:
+docs/benchmarks.md, "Behind choices in the code"). The API needs a handful of commands
+(EVALSHA/EVAL, HGETALL, PING, LLEN/HLEN) over RESP2
+(https://redis.io/docs/latest/develop/reference/protocol-spec/), which this module speaks
+directly. The worker keeps using redis-py through Celery.
 
 Failure model: a connection that times out, is cancelled or sees any I/O error is closed, never
 reused; idle connections closed by the server are dropped before reuse, so after a Redis restart

@@ -9,16 +9,18 @@ from pydantic import BaseModel
 from functions.records import Status
 
 
-# 202 for one invocation.
 class InvocationAccepted(BaseModel):
+    """202 for one invocation: it is queued; poll `status_url` for its state."""
+
     id: str
     function: str
     status: Status
     status_url: str
 
 
-# 202 for a batch.
 class BatchAccepted(BaseModel):
+    """202 for a batch: the ids of every item, in the order they were sent."""
+
     ids: list[str]
 
 
@@ -30,8 +32,9 @@ class HistoryEvent(BaseModel):
     worker: str | None = None
 
 
-# The state of one invocation.
 class Invocation(BaseModel):
+    """The state of one invocation; `result` once it succeeded, `error` once it failed."""
+
     id: str
     function: str
     status: Status
@@ -45,8 +48,9 @@ class Invocation(BaseModel):
     dead_letter: str | None = None
 
 
-# One entry of the catalog.
 class FunctionPublic(BaseModel):
+    """A registered function: its queue and the JSON Schemas of its input and output."""
+
     name: str
     queue: str
     description: str
@@ -55,15 +59,20 @@ class FunctionPublic(BaseModel):
 
 
 class FunctionsPublic(BaseModel):
+    """The catalog: every registered function."""
+
     functions: list[FunctionPublic]
 
 
 class Health(BaseModel):
+    """A probe's answer."""
+
     status: Literal["ok", "unavailable"]
 
 
-# RFC 9457 problem document (documented so clients and fuzzers know the error shape).
 class ProblemDetails(BaseModel):
+    """An error, as an RFC 9457 problem document; `errors` points at each invalid input."""
+
     type: str = "about:blank"
     title: str
     status: int

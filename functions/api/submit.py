@@ -79,6 +79,12 @@ class Accepted:
     replayed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    queued: dict[str, int]  # queue -> invocations waiting in its list
+    in_flight: int  # delivered, not yet acknowledged (the default pool's `unacked` hash)
+
+
 class Submitter:
     def __init__(self, redis: Client, settings: Settings, registry: Registry) -> None:
         self.redis = redis
@@ -147,6 +153,23 @@ class Submitter:
                 raise IdempotencyConflict
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
         return Accepted(ids=ids, depth=depth)
+
+    async def ping(self) -> None:
+        """Return when Redis answers a PING within the deadline; else RedisUnavailable."""
+        await self.call(self.redis.execute("PING"))
+
+    async def backlog(self) -> Backlog:
+        """Every queue's length and the in-flight count, in one round trip. RedisUnavailable
+        when Redis does not answer, ReplyError when a key holds something else."""
+        prefix = self.settings.KEY_PREFIX
+        queues = self.registry.queues()
+        commands = [("LLEN", keys.queue_key(prefix, queue)) for queue in queues]
+        commands.append(("HLEN", keys.unacked_key(prefix)))
+        values: list[Any] = await self.call(self.redis.pipeline(commands))
+        for value in values:
+            if not isinstance(value, int):
+                raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
+        return Backlog(dict(zip(queues, values[:-1], strict=True)), values[-1])
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(

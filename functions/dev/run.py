@@ -10,11 +10,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
 
+from functions.cliargs import fail
 from functions.localredis import NoRedis, private_redis, reachable, server_version
 from functions.settings import get_settings, redact_url
 
@@ -75,30 +75,21 @@ def run(
     port: int,
     workers: int | None,
     fast: bool,
-    scaledobject: Path,
-    max_workers: int,
+    spec: ScaledObjectSpec | None,
+    spec_source: str,
 ) -> int:
+    """Run until Ctrl-C (0) or until the API exits (1). `workers`: that many workers and no
+    scaler; else `spec` (the ScaledObject, read from `spec_source`) scales them."""
     # `kill`, `timeout` and service managers send SIGTERM: stop as cleanly as on Ctrl-C, so
     # no worker or private Redis outlives us.
     signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
-    spec_source = ""
-    if workers is None:
-        from functions.dev.scaler import load_spec
-        from functions.scaling.manifests import ManifestError
-
-        try:
-            spec, spec_source = load_spec(scaledobject, max_workers=max_workers)
-        except ManifestError as exc:
-            print(f"spillway: error: {exc}", file=sys.stderr)
-            return 2
     with contextlib.ExitStack() as stack:
         try:
             explicit = os.environ.get("REDIS_URL") or os.environ.get("SPILLWAY_REDIS_URL")
             redis_url = stack.enter_context(_redis(explicit))
         except NoRedis as exc:
-            print(f"spillway: error: {exc}", file=sys.stderr)
-            return 2
+            fail(str(exc))
         env = {**os.environ, "REDIS_URL": redis_url}
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
@@ -111,16 +102,15 @@ def run(
         base = f"http://127.0.0.1:{port}"
         try:
             if not _wait_ready(f"{base}/readyz", api):
-                print("spillway: error: the API did not become ready", file=sys.stderr)
-                return 1
+                fail("the API did not become ready", status=1)  # the stack stops what started
             print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"
             )
-            if workers is not None:
-                print(f"  {workers} worker(s), fixed (no scaler)\n")
-                pool.scale_to(workers)
+            if spec is None:
+                print(f"  {workers or 0} worker(s), fixed (no scaler)\n")
+                pool.scale_to(workers or 0)
                 while api.poll() is None:
                     pool.poll()
                     time.sleep(0.5)

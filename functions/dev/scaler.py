@@ -19,6 +19,7 @@ from functions.dev.state import ScalingEvent, StatePublisher
 from functions.dev.view import View
 from functions.scaling import manifests, overrides
 from functions.scaling.controller import ScalingController
+from functions.scaling.errors import ManifestError
 from functions.scaling.spec import ScaledObjectSpec
 
 FAST_FACTOR = 10.0
@@ -32,7 +33,7 @@ def load_spec(path: Path, *, max_workers: int) -> tuple[ScaledObjectSpec, str]:
         path = path / "scaledobject.yaml"
     try:
         docs = manifests.load(path)
-    except manifests.ManifestError:
+    except ManifestError:
         # No kubectl to render keda/: the base ScaledObject is plain YAML.
         fallback = Path("keda/base/scaledobject.yaml")
         if path != Path("keda") or not fallback.exists():

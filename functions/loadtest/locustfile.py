@@ -31,6 +31,14 @@ from locust import HttpUser, LoadTestShape, constant, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
+from functions.cliargs import (
+    count,
+    duration,
+    fail,
+    non_negative,
+    positive_count,
+    positive_duration,
+)
 from functions.loadtest.profiles import PROFILES, Profile, arrivals, rate_at
 
 LATE = 0.1  # seconds: a send later than this is counted as late
@@ -43,18 +51,28 @@ def _options(parser: LocustArgumentParser) -> None:
     add = group.add_argument
     add("--spillway-function", default="sleep", help="function to invoke (default sleep)")
     add("--spillway-payload", default=None, help='JSON body (default {"seconds": 1} for sleep)')
-    add("--spillway-count", type=int, default=None, help="burst size; per spike; steady's total")
-    add("--spillway-rate", type=float, default=None, help="steady; ramp's final; spike background")
-    add("--spillway-rate-start", type=float, default=0.0, help="ramp's initial rate")
-    add("--spillway-duration", type=float, default=None, help="seconds (steady, ramp)")
-    add("--spillway-spikes", type=int, default=3, help="spike: how many")
-    add("--spillway-period", type=float, default=10.0, help="spike: seconds between spikes")
-    add("--spillway-spike-width", type=float, default=0.0, help="spike: seconds each lasts")
+    add("--spillway-count", type=count, default=None, help="burst size; per spike; steady's total")
+    add(
+        "--spillway-rate",
+        type=non_negative,
+        default=None,
+        help="steady; ramp's final; spike background",
+    )
+    add("--spillway-rate-start", type=non_negative, default=0.0, help="ramp's initial rate")
+    add("--spillway-duration", type=positive_duration, default=None, help="seconds (steady, ramp)")
+    add("--spillway-spikes", type=positive_count, default=3, help="spike: how many")
+    add(
+        "--spillway-period",
+        type=positive_duration,
+        default=10.0,
+        help="spike: seconds between spikes",
+    )
+    add("--spillway-spike-width", type=duration, default=0.0, help="spike: seconds each lasts")
     add("--spillway-trace", default=None, help="trace: one arrival time (s) per line")
     add("--spillway-process", default="uniform", choices=("uniform", "poisson"))
-    add("--spillway-seed", type=int, default=0)
-    add("--spillway-retries", type=int, default=3, help="retries on 429/503 per request")
-    add("--spillway-max-users", type=int, default=1000, help="largest user pool")
+    add("--spillway-seed", type=count, default=0)
+    add("--spillway-retries", type=count, default=3, help="retries on 429/503 per request")
+    add("--spillway-max-users", type=positive_count, default=1000, help="largest user pool")
 
 
 class _Schedule:
@@ -208,7 +226,7 @@ class TraceShape(_ProfileShape):
 
 _CHOSEN = os.environ.get("SPILLWAY_PROFILE")
 if _CHOSEN and _CHOSEN not in PROFILES:
-    raise SystemExit(f"spillway: error: SPILLWAY_PROFILE must be one of {', '.join(PROFILES)}")
+    fail(f"SPILLWAY_PROFILE must be one of {', '.join(PROFILES)}")
 if _CHOSEN:
     # Locust runs the first concrete shape it finds: leave only the chosen one concrete.
     for _shape in (SteadyShape, BurstShape, SpikeShape, RampShape, TraceShape):

@@ -17,10 +17,37 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from functions.loadtest.records import Arrival, RequestRecord, Sample
 
 QUANTILES = (50, 95, 99)
+
+
+class Distribution(TypedDict):
+    """Percentiles (QUANTILES), largest and mean of one figure; None when nothing was measured."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+    mean: float | None
+    count: int
+
+
+class Counts(TypedDict):
+    """What happened to the invocations offered and the requests that carried them."""
+
+    offered: int
+    accepted: int
+    rejected: int
+    rejected_by_reason: dict[str, int]
+    succeeded: int
+    failed: int
+    lost: int
+    requests: int
+    throttled_answers: int
+    retried_requests: int
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -34,16 +61,20 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def distribution(values: Iterable[float | None]) -> dict[str, float | int | None]:
+def distribution(values: Iterable[float | None]) -> Distribution:
     present = [v for v in values if v is not None]
-    stats: dict[str, float | int | None] = {f"p{q}": percentile(present, q) for q in QUANTILES}
-    stats["max"] = max(present) if present else None
-    stats["mean"] = sum(present) / len(present) if present else None
-    stats["count"] = len(present)
-    return stats
+    p50, p95, p99 = (percentile(present, q) for q in QUANTILES)
+    return {
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
+        "max": max(present) if present else None,
+        "mean": sum(present) / len(present) if present else None,
+        "count": len(present),
+    }
 
 
-def counts(arrivals: Sequence[Arrival], requests: Sequence[RequestRecord]) -> dict[str, object]:
+def counts(arrivals: Sequence[Arrival], requests: Sequence[RequestRecord]) -> Counts:
     reasons: dict[str, int] = {}
     for a in arrivals:
         if a.outcome == "rejected":

@@ -1,21 +1,17 @@
-"""The run folder: raw CSVs, summary.json, charts, the simulator comparison and report.md."""
+"""The run folder: raw CSVs, summary.json, charts and report.md (with simcompare's comparison)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from functions.loadtest import charts, report, simcompare
+from functions.loadtest.config import LoadConfig
 from functions.loadtest.metrics import scale_out
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Arrival, RequestRecord, Sample, write_csv
-from functions.loadtest.summary import RunFacts, summarize
+from functions.loadtest.summary import ComparedSummary, RunFacts, Summary, summarize
 from functions.loadtest.timeseries import timeseries
-
-if TYPE_CHECKING:
-    from functions.loadtest.run import LoadConfig
 
 
 def write_run(
@@ -25,7 +21,7 @@ def write_run(
     samples: Sequence[Sample],
     facts: RunFacts,
     times: Sequence[float],
-) -> dict[str, Any]:
+) -> Summary:
     out = config.out
     write_arrivals(out / "arrivals.txt", times)
     write_csv(out / "requests.csv", requests)
@@ -47,55 +43,16 @@ def write_run(
     ]
     comparison = None
     if config.compare_sim:
-        comparison = _compare(config, summary, samples)
-        if "chart" in comparison:
-            drawn.append(out / comparison["chart"])
-        summary["simulator"] = comparison
+        comparison, prediction = simcompare.compare(config, summary, samples)
+        if prediction is not None:
+            chart = out / "compare.png"
+            charts.comparison(prediction, samples, comparison["errors"], chart)
+            comparison["chart"] = chart.name
+            drawn.append(chart)
+        compared: ComparedSummary = {**summary, "simulator": comparison}
+        summary = compared
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = [p.name for p in drawn]
     ok = comparison if comparison and "error" not in comparison else None
     (out / "report.md").write_text(report.markdown(summary, names, ok))
     return summary
-
-
-def _compare(
-    config: LoadConfig, summary: dict[str, Any], samples: Sequence[Sample]
-) -> dict[str, Any]:
-    """Run the simulator on the same schedule; a failure here is reported, not raised: the
-    measured run is already on disk and worth keeping."""
-    task_seconds = config.task_seconds or summary["run_s"]["mean"]
-    if not task_seconds:
-        message = "no --task-seconds and no finished invocation to measure it from"
-        summary["warnings"].append(f"simulator comparison skipped: {message}")
-        return {"error": message}
-    start = next((s for s in samples if s.replicas is not None), None)
-    start_replicas = (
-        None if start is None else (start.desired if start.desired is not None else start.replicas)
-    )
-    scaler = summary["dev_scaler"]
-    extra = simcompare.same_conditions(config.sim_args, start_replicas, scaler)
-    # `spillway dev --fast` runs its scaler's clock this many times faster than real time.
-    time_scale = float(scaler["fast_factor"]) if scaler else 1.0
-    try:
-        prediction = simcompare.simulate(
-            scaledobject=config.scaledobject,
-            arrivals=config.out / "arrivals.txt",
-            task_seconds=task_seconds,
-            out=config.out / "sim",
-            extra_args=extra,
-            time_scale=time_scale,
-        )
-    except simcompare.SimulatorError as exc:
-        summary["warnings"].append(f"simulator comparison failed: {exc}")
-        return {"error": str(exc)}
-    errors = simcompare.errors(prediction, samples)
-    chart = charts.comparison(prediction, samples, errors, config.out / "compare.png")
-    return {
-        "task_seconds": task_seconds,
-        "scaledobject": str(config.scaledobject),
-        "args": extra,
-        "time_scale": time_scale,
-        "errors": errors,
-        "scalars": simcompare.scalars(prediction, summary, samples),
-        "chart": Path(chart).name,
-    }

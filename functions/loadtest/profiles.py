@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from functions.loadtest.errors import ProfileError
+
 PROFILES = ("steady", "burst", "spike", "ramp", "trace")
 Process = Literal["uniform", "poisson"]
-
-
-class ProfileError(ValueError):
-    """A profile's parameters do not describe a schedule (shown to the user as one line)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,8 @@ def read_trace(path: Path) -> list[float]:
 
     The simulator reads the same format (functions/scaling/workload.py), so one trace drives both.
     """
-    from functions.scaling.workload import WorkloadError, read_arrivals
+    from functions.scaling.errors import WorkloadError
+    from functions.scaling.workload import read_arrivals
 
     try:
         return read_arrivals(path)

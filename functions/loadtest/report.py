@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-_HEADLINE = (
+from functions.loadtest.summary import Summary
+
+_Figure = Literal[
+    "offered",
+    "accepted",
+    "rejected",
+    "succeeded",
+    "failed",
+    "lost",
+    "time_to_first_worker_s",
+    "scale_out_lag_s",
+    "peak_replicas",
+    "peak_queue_depth",
+    "drain_time_s",
+    "replica_seconds",
+]
+_Latency = Literal["submit_latency_s", "queue_wait_s", "run_s", "end_to_end_s"]
+
+_HEADLINE: tuple[tuple[_Figure, str, str], ...] = (
     ("offered", "invocations offered", ""),
     ("accepted", "accepted (202)", ""),
     ("rejected", "rejected after retries", ""),
@@ -19,7 +37,7 @@ _HEADLINE = (
     ("replica_seconds", "replica-seconds", ""),
 )
 
-_LATENCIES = (
+_LATENCIES: tuple[tuple[_Latency, str], ...] = (
     ("submit_latency_s", "HTTP submit"),
     ("queue_wait_s", "queue wait (started - submitted)"),
     ("run_s", "run time"),
@@ -37,7 +55,7 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def markdown(summary: dict[str, Any], charts: list[str], comparison: dict[str, Any] | None) -> str:
+def markdown(summary: Summary, charts: list[str], comparison: dict[str, Any] | None) -> str:
     run = summary["run"]
     lines = [
         f"# Load test: {run['profile']['name']} against {run['url']}",
@@ -48,7 +66,7 @@ def markdown(summary: dict[str, Any], charts: list[str], comparison: dict[str, A
         "",
         "| figure | value |",
         "| --- | --- |",
-        *(f"| {label} | {_fmt(summary.get(key), unit)} |" for key, label, unit in _HEADLINE),
+        *(f"| {label} | {_fmt(summary[key], unit)} |" for key, label, unit in _HEADLINE),
         "",
         "| latency, seconds | p50 | p95 | p99 | max |",
         "| --- | --- | --- | --- | --- |",

@@ -5,62 +5,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import redis
 
 from functions.loadtest import output
+from functions.loadtest.config import LoadConfig
 from functions.loadtest.drain import Drain
+from functions.loadtest.errors import LoadError
 from functions.loadtest.producer import Producer, ProducerConfig
-from functions.loadtest.profiles import Profile, arrivals
+from functions.loadtest.profiles import arrivals
 from functions.loadtest.progress import Display
 from functions.loadtest.records import Clock
 from functions.loadtest.sampler import Sampler
-from functions.loadtest.sources import (
-    ApiMetricsSource,
-    KubeSource,
-    KubeUnavailable,
-    RedisSource,
-    Source,
-)
-from functions.loadtest.summary import RunFacts
-
-
-class LoadError(RuntimeError):
-    """Something the user must fix before a run can start (one line, exit 2)."""
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    url: str
-    profile: Profile
-    out: Path
-    function: str = "sleep"
-    payload: Any = None
-    batch: int = 0
-    max_in_flight: int = 256
-    timeout: float = 30.0
-    retries: int = 3
-    max_retry_wait: float = 30.0
-    redis_url: str | None = None
-    key_prefix: str = ""
-    pool: str = ""
-    queue: str | None = None
-    kube_deployment: tuple[str, str] | None = None
-    sample_interval: float = 1.0
-    pod_target: float = 2.0
-    drain_timeout: float = 300.0
-    settle: float = 0.0
-    poll_concurrency: int = 32
-    progress: bool = False
-    compare_sim: bool = False
-    scaledobject: Path = Path("keda/base/scaledobject.yaml")
-    task_seconds: float | None = None
-    sim_args: list[str] = field(default_factory=list)
+from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource, Source
+from functions.loadtest.summary import DevScaler, RunDescription, RunFacts, Summary
 
 
 def preflight_queue(config: LoadConfig) -> str:
@@ -84,10 +45,7 @@ def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
     sources: list[Source] = []
     notes: list[str] = []
     if config.kube_deployment is not None:
-        try:
-            sources.append(KubeSource(*config.kube_deployment))
-        except KubeUnavailable as exc:
-            raise LoadError(str(exc)) from None
+        sources.append(KubeSource(*config.kube_deployment))  # KubeUnavailable: a LoadError
     if config.redis_url:
         try:
             redis.Redis.from_url(config.redis_url, socket_connect_timeout=1).ping()
@@ -151,7 +109,7 @@ async def _phases(
         )
 
 
-def execute(config: LoadConfig, times: list[float] | None = None) -> dict[str, Any]:
+def execute(config: LoadConfig, times: list[float] | None = None) -> Summary:
     """Run the load test; `times` is the profile's schedule when the caller already built it."""
     if times is None:
         times = arrivals(config.profile)
@@ -182,7 +140,7 @@ def execute(config: LoadConfig, times: list[float] | None = None) -> dict[str, A
     )
 
 
-def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
+def _dev_scaler(sources: list[Source]) -> DevScaler | None:
     for source in sources:
         if isinstance(source, RedisSource) and source.scaler is not None:
             scaler = source.scaler
@@ -194,7 +152,7 @@ def _dev_scaler(sources: list[Source]) -> dict[str, Any] | None:
     return None
 
 
-def _replicas_source(config: LoadConfig, scaler: dict[str, Any] | None) -> str | None:
+def _replicas_source(config: LoadConfig, scaler: DevScaler | None) -> str | None:
     if config.kube_deployment is not None:
         return "kubernetes:" + "/".join(config.kube_deployment)
     if scaler is not None:
@@ -202,7 +160,7 @@ def _replicas_source(config: LoadConfig, scaler: dict[str, Any] | None) -> str |
     return None
 
 
-def _describe(config: LoadConfig, run_id: str, clock: Clock) -> dict[str, Any]:
+def _describe(config: LoadConfig, run_id: str, clock: Clock) -> RunDescription:
     profile = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config.profile).items()}
     return {
         "id": run_id,

@@ -13,16 +13,19 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from functions.loadtest.config import LoadConfig
+from functions.loadtest.errors import SimulatorError
 from functions.loadtest.profiles import write_arrivals
 from functions.loadtest.records import Sample
+from functions.loadtest.summary import DevScaler, Summary
 
 # The timeline the simulator writes in --out (functions/scaling/simulate.py TIMELINE_HEADER,
-# written by functions/scaling/commands.py), and the columns of it compared here.
+# written by functions/scaling/output.py), and the columns of it compared here.
 TIMELINE = "timeline.csv"
 _TIME = "t"
 _READY = "ready_workers"  # compared with measured ready replicas
@@ -35,10 +38,6 @@ _IN_FLIGHT = "inflight"
 SPILLWAY = [sys.executable, "-m", "functions.cli"]
 # The options this module passes; `simulate run --help` must list every one.
 _OPTIONS = ("--scaledobject", "--arrivals", "--task-seconds", "--json", "--out")
-
-
-class SimulatorError(RuntimeError):
-    """The simulator is missing, failed, or wrote something this cannot read."""
 
 
 def check_available() -> None:
@@ -79,7 +78,7 @@ class Prediction:
 
 
 def same_conditions(
-    user_args: Sequence[str], start_replicas: int | None, dev_scaler: dict[str, Any] | None
+    user_args: Sequence[str], start_replicas: int | None, dev_scaler: DevScaler | None
 ) -> list[str]:
     """Simulator arguments that describe the measured system, unless the user gave their own:
     the replicas it started with, and for `spillway dev` no Knative API (it is always up) and
@@ -216,7 +215,7 @@ SCALARS = (
 
 
 def scalars(
-    prediction: Prediction, measured: dict[str, Any], samples: Sequence[Sample] = ()
+    prediction: Prediction, measured: Mapping[str, Any], samples: Sequence[Sample] = ()
 ) -> dict[str, dict[str, float | None]]:
     table: dict[str, dict[str, float | None]] = {}
     for sim_key, our_key in SCALARS:
@@ -236,3 +235,45 @@ def _integral(prediction: Prediction, start: float, end: float) -> float:
         prediction.at(prediction.replicas, a) * (b - a)
         for a, b in zip(edges, edges[1:], strict=False)
     )
+
+
+def compare(
+    config: LoadConfig, summary: Summary, samples: Sequence[Sample]
+) -> tuple[dict[str, Any], Prediction | None]:
+    """Run the simulator on the run's own schedule: summary.json's `simulator` object, and the
+    prediction to chart (None when the simulator did not run). A failure here is reported, not
+    raised: the measured run is already on disk and worth keeping."""
+    task_seconds = config.task_seconds or summary["run_s"]["mean"]
+    if not task_seconds:
+        message = "no --task-seconds and no finished invocation to measure it from"
+        summary["warnings"].append(f"simulator comparison skipped: {message}")
+        return {"error": message}, None
+    start = next((s for s in samples if s.replicas is not None), None)
+    start_replicas = (
+        None if start is None else (start.desired if start.desired is not None else start.replicas)
+    )
+    scaler = summary["dev_scaler"]
+    extra = same_conditions(config.sim_args, start_replicas, scaler)
+    # `spillway dev --fast` runs its scaler's clock this many times faster than real time.
+    time_scale = float(scaler["fast_factor"]) if scaler else 1.0
+    try:
+        prediction = simulate(
+            scaledobject=config.scaledobject,
+            arrivals=config.out / "arrivals.txt",
+            task_seconds=task_seconds,
+            out=config.out / "sim",
+            extra_args=extra,
+            time_scale=time_scale,
+        )
+    except SimulatorError as exc:
+        summary["warnings"].append(f"simulator comparison failed: {exc}")
+        return {"error": str(exc)}, None
+    facts = {
+        "task_seconds": task_seconds,
+        "scaledobject": str(config.scaledobject),
+        "args": extra,
+        "time_scale": time_scale,
+        "errors": errors(prediction, samples),
+        "scalars": scalars(prediction, summary, samples),
+    }
+    return facts, prediction

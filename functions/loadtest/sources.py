@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from functions import keys
 from functions.dev.state import state_key
+from functions.loadtest.errors import KubeUnavailable
 from functions.loadtest.records import Sample
 
 # A state older than this is from a scaler that has stopped (the key itself lives 30 s).
@@ -97,10 +98,6 @@ KUBE_MISSING = (
     "--kube-deployment needs the Kubernetes client: install the kube extra "
     "(pip install 'spillway[kube]')"
 )
-
-
-class KubeUnavailable(RuntimeError):
-    pass
 
 
 def kube_apps_api() -> Any:

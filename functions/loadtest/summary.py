@@ -5,25 +5,99 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from functions.loadtest import metrics
+from functions.loadtest.metrics import Counts, Distribution
 from functions.loadtest.records import Arrival, RequestRecord, Sample
+
+
+class DevScaler(TypedDict):
+    """`spillway dev`'s local scaler, as it published itself in Redis during the run."""
+
+    fast: bool
+    fast_factor: float
+    max: int | None
+
+
+class RunDescription(TypedDict):
+    """What was run: `run` in summary.json."""
+
+    id: str
+    url: str
+    function: str
+    payload: Any
+    profile: dict[str, Any]
+    batch: int
+    started_at: str
+    duration_s: float
+    drain_timeout_s: float
+    settle_s: float
+
+
+class ScaleOutFacts(TypedDict):
+    backlog_over_target_at_s: float
+    target_replicas: int
+    reached_at_s: float | None
+
+
+class ProducerFacts(TypedDict):
+    max_in_flight: int
+    peak_in_flight_requests: int
+    slot_waits: int
+    max_send_delay_s: float
+
+
+class Summary(Counts):
+    """summary.json, as every run writes it."""
+
+    peak_replicas: int | None
+    peak_desired_replicas: int | None
+    time_to_first_worker_s: float | None
+    time_to_first_start_s: float | None
+    scale_out_lag_s: float | None
+    scale_out: ScaleOutFacts | None
+    drain_time_s: float | None
+    drained_at_s: float | None
+    replica_seconds: float | None
+    peak_queue_depth: int | None
+    peak_in_flight: int | None
+    arrival_span_s: float
+    offered_rate_per_s: float | None
+    accepted_rate_per_s: float | None
+    queue_wait_p50_s: float | None
+    queue_wait_p95_s: float | None
+    queue_wait_p99_s: float | None
+    submit_latency_s: Distribution
+    queue_wait_s: Distribution
+    run_s: Distribution
+    end_to_end_s: Distribution
+    producer: ProducerFacts
+    pod_target: float
+    replicas_source: str | None
+    dev_scaler: DevScaler | None
+    run: RunDescription
+    warnings: list[str]
+
+
+class ComparedSummary(Summary):
+    """summary.json of a run with --compare-sim: `simulator` is simcompare.compare's object."""
+
+    simulator: dict[str, Any]
 
 
 @dataclass
 class RunFacts:
     """What the summary needs besides the records."""
 
-    config: dict[str, Any]
+    config: RunDescription
     pod_target: float
     max_in_flight: int
     peak_in_flight_requests: int
     slot_waits: int
     max_send_delay_s: float
     replicas_source: str | None
-    # {"fast", "fast_factor", "max"} of `spillway dev`'s scaler (functions/loadtest/run.py)
-    dev_scaler: dict[str, Any] | None = None
+    dev_scaler: DevScaler | None = None
     sampler_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -33,7 +107,7 @@ def summarize(
     requests: Sequence[RequestRecord],
     samples: Sequence[Sample],
     facts: RunFacts,
-) -> dict[str, Any]:
+) -> Summary:
     counted = metrics.counts(arrivals, requests)
     first_arrival = arrivals[0].scheduled_t if arrivals else 0.0
     span = (arrivals[-1].scheduled_t - first_arrival) if arrivals else 0.0
@@ -42,7 +116,7 @@ def summarize(
     first_sent = metrics.first(a.first_sent_t for a in arrivals if a.outcome == "accepted")
     lag = metrics.scale_out(samples, facts.pod_target)
     queue_wait = metrics.distribution(a.queue_wait_s for a in arrivals)
-    summary: dict[str, Any] = {
+    summary: Summary = {
         **counted,
         "peak_replicas": metrics.peak(samples, lambda s: s.replicas),
         "peak_desired_replicas": metrics.peak(samples, lambda s: s.desired),
@@ -66,7 +140,9 @@ def summarize(
         "arrival_span_s": span,
         "offered_rate_per_s": len(arrivals) / span if span > 0 else None,
         "accepted_rate_per_s": _rate(accepted_at),
-        **{f"queue_wait_p{q}_s": queue_wait[f"p{q}"] for q in metrics.QUANTILES},
+        "queue_wait_p50_s": queue_wait["p50"],
+        "queue_wait_p95_s": queue_wait["p95"],
+        "queue_wait_p99_s": queue_wait["p99"],
         "submit_latency_s": metrics.distribution(a.submit_latency_s for a in arrivals),
         "queue_wait_s": queue_wait,
         "run_s": metrics.distribution(a.run_s for a in arrivals),
@@ -81,6 +157,7 @@ def summarize(
         "replicas_source": facts.replicas_source,
         "dev_scaler": facts.dev_scaler,
         "run": facts.config,
+        "warnings": [],
     }
     summary["warnings"] = _warnings(summary, facts)
     return summary
@@ -93,7 +170,7 @@ def _rate(times: Sequence[float | None]) -> float | None:
     return (len(present) - 1) / (present[-1] - present[0])
 
 
-def _warnings(summary: dict[str, Any], facts: RunFacts) -> list[str]:
+def _warnings(summary: Summary, facts: RunFacts) -> list[str]:
     warnings = list(facts.notes)
     if summary["lost"]:
         warnings.append(f"{summary['lost']} accepted invocations never finished (lost)")

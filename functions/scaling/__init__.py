@@ -17,7 +17,9 @@ One job per module:
     stats.py       counters and the JSON summary of a run
     sweep.py       grid over trigger settings, cheapest setting meeting an SLO
     plot.py        the PNG of a run
-    cli.py         `spillway simulate replay|run|sweep`
+    cli.py         `spillway simulate replay|run|sweep`: the options (argparse only)
+    commands.py    the commands: read manifests and options, run the engine, report
+    output.py      the files and tables the commands write
 
 Facts and their upstream sources are in docs/scaling.md; each rule cites its source where it is
 implemented. Nothing is imported here: `spillway api` builds the CLI, which registers

@@ -1,4 +1,4 @@
-"""`spillway simulate replay|run|sweep`: the scaling engine from the command line.
+"""`spillway simulate replay|run|sweep`: the options (the checks and the work: commands.py).
 
 Only argparse is imported here: functions/cli.py builds every parser for every command, and
 `spillway api` must not pay for the engine, PyYAML, rich or matplotlib.
@@ -7,33 +7,20 @@ Only argparse is imported here: functions/cli.py builds every parser for every c
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any, NoReturn
 
+from functions.cliargs import (
+    Commands,
+    Parser,
+    count,
+    deferred,
+    duration,
+    non_negative,
+    positive,
+    positive_count,
+    positive_duration,
+)
 
-def _fail(message: str) -> NoReturn:
-    print(f"spillway: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+_COMMANDS = "functions.scaling.commands"
 
 
 def _add_scaledobject(p: argparse.ArgumentParser) -> None:
@@ -52,9 +39,9 @@ def _add_scaledobject(p: argparse.ArgumentParser) -> None:
         help="what-if override, e.g. pollingInterval=10, listLength=4, behavior=none "
         "(repeatable; docs/scaling.md lists the keys)",
     )
-    p.add_argument("--start-replicas", type=_count, default=0, help="replicas at t=0 (0)")
+    p.add_argument("--start-replicas", type=count, default=0, help="replicas at t=0 (0)")
     p.add_argument(
-        "--hpa-offset", type=_positive, default=0.0, help="HPA syncs at offset + 15k s (0)"
+        "--hpa-offset", type=duration, default=0.0, help="HPA syncs at offset + 15k s (0)"
     )
 
 
@@ -64,20 +51,28 @@ def _add_system(p: argparse.ArgumentParser) -> None:
     src.add_argument("--arrivals", metavar="PATH", help="one arrival time (s) per line")
     src.add_argument("--profile", choices=("steady", "bursts", "spike-train", "diurnal"))
     g = p.add_argument_group("profile parameters")
-    g.add_argument("--rate", type=_positive, default=1.0, help="tasks/s: mean or background (1)")
-    g.add_argument("--duration", type=_positive, default=600.0, help="profile length, s (600)")
-    g.add_argument("--burst-size", type=_count, default=100, help="tasks per burst/spike (100)")
-    g.add_argument("--every", type=_positive, default=120.0, help="s between bursts (120)")
-    g.add_argument("--width", type=_positive, default=1.0, help="s a burst spreads over (1)")
-    g.add_argument("--amplitude", type=_positive, default=0.8, help="diurnal swing 0-1 (0.8)")
-    g.add_argument("--period", type=_positive, default=86400.0, help="diurnal period, s (86400)")
+    g.add_argument("--rate", type=non_negative, default=1.0, help="tasks/s: mean or background (1)")
+    g.add_argument(
+        "--duration", type=positive_duration, default=600.0, help="profile length, s (600)"
+    )
+    g.add_argument("--burst-size", type=count, default=100, help="tasks per burst/spike (100)")
+    g.add_argument("--every", type=positive_duration, default=120.0, help="s between bursts (120)")
+    g.add_argument("--width", type=duration, default=1.0, help="s a burst spreads over (1)")
+    g.add_argument("--amplitude", type=non_negative, default=0.8, help="diurnal swing 0-1 (0.8)")
+    g.add_argument(
+        "--period", type=positive_duration, default=86400.0, help="diurnal period, s (86400)"
+    )
     w = p.add_argument_group("workers")
-    w.add_argument("--task-seconds", type=_positive, default=1.0, help="mean service time (1)")
+    w.add_argument(
+        "--task-seconds", type=positive_duration, default=1.0, help="mean service time (1)"
+    )
     w.add_argument("--task-dist", choices=("exp", "const", "lognormal"), default="exp")
-    w.add_argument("--task-cv", type=_positive, default=1.0, help="lognormal's CV (1)")
-    w.add_argument("--pod-startup", type=_positive, default=10.0, help="s to ready (10)")
-    w.add_argument("--concurrency", type=_count, default=2, help="tasks per pod at once (2)")
-    w.add_argument("--grace", type=_positive, default=25.0, help="soft-shutdown window, s (25)")
+    w.add_argument("--task-cv", type=positive, default=1.0, help="lognormal's CV (1)")
+    w.add_argument("--pod-startup", type=duration, default=10.0, help="s to ready (10)")
+    w.add_argument(
+        "--concurrency", type=positive_count, default=2, help="tasks per pod at once (2)"
+    )
+    w.add_argument("--grace", type=duration, default=25.0, help="soft-shutdown window, s (25)")
     a = p.add_argument_group("API (Knative)")
     a.add_argument(
         "--knative",
@@ -86,15 +81,17 @@ def _add_system(p: argparse.ArgumentParser) -> None:
         "in --scaledobject's file, else Knative's defaults)",
     )
     a.add_argument("--no-api", action="store_true", help="tasks reach the queue directly")
-    a.add_argument("--api-startup", type=_positive, default=3.0, help="API cold start, s (3)")
-    a.add_argument("--api-latency", type=_positive, default=0.01, help="s per submit (0.01)")
-    p.add_argument("--seed", type=_count, default=0, help="random seed (0)")
-    p.add_argument("--max-time", type=_positive, help="stop here (default last arrival + 6 h)")
+    a.add_argument("--api-startup", type=duration, default=3.0, help="API cold start, s (3)")
+    a.add_argument("--api-latency", type=duration, default=0.01, help="s per submit (0.01)")
+    p.add_argument("--seed", type=count, default=0, help="random seed (0)")
+    p.add_argument(
+        "--max-time", type=positive_duration, help="stop here (default last arrival + 6 h)"
+    )
     p.add_argument("--out", metavar="DIR", help="write the results into this directory")
     p.add_argument("--json", action="store_true", help="print only the JSON summary")
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Commands) -> None:
     """Register `simulate` on the `spillway` command's subparsers."""
     sim = subparsers.add_parser(
         "simulate", help="model KEDA/HPA and Knative scaling offline (replay, run, sweep)"
@@ -103,18 +100,20 @@ def add_parser(subparsers: Any) -> None:
         dest="simulate_command",
         metavar="{replay,run,sweep}",
         required=True,
-        parser_class=type(sim),
+        parser_class=Parser,
     )
     replay = sub.add_parser("replay", help="replica decisions for a recorded metric series")
     _add_scaledobject(replay)
     replay.add_argument("--metrics", required=True, metavar="PATH", help="CSV: t,<key>...")
     replay.add_argument("--out", required=True, metavar="PATH", help="CSV t,replicas to write")
-    replay.add_argument("--duration", type=_positive, help="seconds (default: the last row's t)")
+    replay.add_argument(
+        "--duration", type=positive_duration, help="seconds (default: the last row's t)"
+    )
     replay.add_argument("--quiet", action="store_true", help="print nothing on success")
-    replay.set_defaults(func=_run_command("replay"))
+    replay.set_defaults(func=deferred(_COMMANDS, "replay"))
     run = sub.add_parser("run", help="simulate arrivals, API, queue, KEDA/HPA and worker pods")
     _add_system(run)
-    run.set_defaults(func=_run_command("run"))
+    run.set_defaults(func=deferred(_COMMANDS, "run"))
     sweep = sub.add_parser("sweep", help="grid over trigger settings, cheapest meeting an SLO")
     _add_system(sweep)
     sweep.add_argument(
@@ -126,18 +125,4 @@ def add_parser(subparsers: Any) -> None:
     )
     sweep.add_argument("--slo", default="p95=30s", help="queue-wait SLO (p95=30s)")
     sweep.add_argument("--patch", metavar="PATH", help="where to write the recommended patch")
-    sweep.set_defaults(func=_run_command("sweep"))
-
-
-def _run_command(name: str) -> Any:
-    def command(args: argparse.Namespace) -> None:
-        from functions.scaling.commands import COMMANDS
-
-        try:
-            COMMANDS[name](args)
-        except OSError as exc:  # writing the outputs
-            _fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
-        except ValueError as exc:  # every error type of the engine: one line, no traceback
-            _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-
-    return command
+    sweep.set_defaults(func=deferred(_COMMANDS, "sweep"))

@@ -1,24 +1,47 @@
-"""The work behind `spillway simulate replay|run|sweep` (parsers in cli.py)."""
+"""`spillway simulate replay|run|sweep`: read the manifests and options, run the engine, report.
+
+The options are declared in cli.py; what is written to disk is in output.py. An error of the
+engine or a failed write ends the command with one `spillway: error:` line (exit 2).
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from functions.scaling import manifests, overrides
+from functions.cliargs import fail
+from functions.scaling import manifests, output, overrides
+from functions.scaling.errors import ScalingError
 from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc
-from functions.scaling.replay import format_t, read_series, replay, write_changes
-from functions.scaling.simulate import TIMELINE_HEADER, Result, Simulation
+from functions.scaling.replay import format_t, read_series, write_changes
+from functions.scaling.replay import replay as replay_series
+from functions.scaling.simulate import Simulation
 from functions.scaling.spec import Api, KnativeSpec, RunConfig, ScaledObjectSpec, Workers
 from functions.scaling.workload import Profile, arrivals, read_arrivals
 
 LONG_RUN = 200_000  # tasks from which `run` shows a progress bar
+
+Command = Callable[[argparse.Namespace], None]
+
+
+def _one_line(work: Command) -> Command:
+    """`work` as a command: the engine's errors and failed writes become one error line."""
+
+    @functools.wraps(work)
+    def command(args: argparse.Namespace) -> None:
+        try:
+            work(args)
+        except OSError as exc:  # writing the outputs
+            fail(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+        except ScalingError as exc:  # input the engine cannot model; a bug keeps its traceback
+            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    return command
 
 
 def _scaled_object(args: argparse.Namespace) -> tuple[Doc, Doc, ScaledObjectSpec, list[Doc]]:
@@ -29,10 +52,11 @@ def _scaled_object(args: argparse.Namespace) -> tuple[Doc, Doc, ScaledObjectSpec
     return doc, edited, manifests.scaled_object_spec(edited), docs
 
 
-def replay_cmd(args: argparse.Namespace) -> None:
+@_one_line
+def replay(args: argparse.Namespace) -> None:
     _, _, spec, _ = _scaled_object(args)
     series = read_series(args.metrics, spec)
-    changes, decisions = replay(
+    changes, decisions = replay_series(
         spec,
         series,
         duration=args.duration,
@@ -117,7 +141,8 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[float], None] | N
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
-def run_cmd(args: argparse.Namespace) -> None:
+@_one_line
+def run(args: argparse.Namespace) -> None:
     _, _, spec, docs = _scaled_object(args)
     api = _knative(args, docs)
     tasks = _arrivals(args)
@@ -126,7 +151,7 @@ def run_cmd(args: argparse.Namespace) -> None:
         result = Simulation(config, tasks, progress).run()
     result.summary["api_model"] = "none" if api is None else api.name
     if args.out:
-        _write_run(Path(args.out), result, spec)
+        output.write_run(Path(args.out), result, spec)
     if args.json:
         print(json.dumps(result.summary))
         return
@@ -136,25 +161,8 @@ def run_cmd(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}/timeline.csv, decisions.csv, summary.json, timeline.png")
 
 
-def _write_run(out: Path, result: Result, spec: ScaledObjectSpec) -> None:
-    from functions.scaling.plot import write_png
-
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "timeline.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(TIMELINE_HEADER)
-        w.writerows((format_t(r[0]), *r[1:]) for r in result.timeline)
-    with open(out / "decisions.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(("t", "source", "before", "replicas", "reason"))
-        w.writerows(
-            (format_t(d.t), d.source, d.before, d.replicas, d.reason) for d in result.decisions
-        )
-    (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-    write_png(result, out / "timeline.png", f"spillway simulate run: {spec.name}")
-
-
-def sweep_cmd(args: argparse.Namespace) -> None:
+@_one_line
+def sweep(args: argparse.Namespace) -> None:
     from functions.scaling.sweep import parse_axis, parse_slo, recommend, run_sweep
 
     slo = parse_slo(args.slo)
@@ -173,62 +181,16 @@ def sweep_cmd(args: argparse.Namespace) -> None:
         patch_path = Path(args.patch or (Path(args.out or ".") / "scaledobject-patch.yaml"))
         patch_path.parent.mkdir(parents=True, exist_ok=True)
         patch_path.write_text(overrides.patch(original, chosen, source=args.scaledobject))
-    report = _sweep_report(results, best, slo, patch_path)
+    report = output.sweep_report(results, best, slo, patch_path)
     if args.out:
-        _write_sweep(Path(args.out), report, [k for k, _ in axes])
+        output.write_sweep(Path(args.out), report, [k for k, _ in axes])
     if args.json:
         print(json.dumps(report))
         return
-    _print_table(report, [k for k, _ in axes], slo.key)
+    output.print_table(report, [k for k, _ in axes], slo.key)
     if best is None:
         print(f"no setting meets {slo}; no patch written")
     else:
         settings = ", ".join(f"{k}={v}" for k, v in best.settings)
         print(f"cheapest meeting {slo}: {settings} ({best.summary['pod_seconds']} pod-seconds)")
         print(f"wrote {patch_path}")
-
-
-def _sweep_report(results: list[Any], best: Any, slo: Any, patch: Path | None) -> dict[str, Any]:
-    cells = [{"settings": dict(c.settings), "meets_slo": c.meets, **c.summary} for c in results]
-    return {
-        "slo": {"percentile": slo.percentile, "seconds": slo.seconds},
-        "cells": cells,
-        "recommended": None if best is None else dict(best.settings),
-        "patch": None if patch is None else str(patch),
-    }
-
-
-def _write_sweep(out: Path, report: dict[str, Any], keys: list[str]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(report, indent=2) + "\n")
-    fields = [k for k in report["cells"][0] if k != "settings"] if report["cells"] else []
-    with open(out / "sweep.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow([*keys, *fields])
-        for cell in report["cells"]:
-            w.writerow([*(cell["settings"][k] for k in keys), *(cell[k] for k in fields)])
-
-
-def _print_table(report: dict[str, Any], keys: list[str], wait_key: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"sweep: {wait_key} against the SLO")
-    columns = [*keys, "pod_seconds", wait_key, "max_replicas", "time_to_first_worker_s", "meets"]
-    for column in columns:
-        table.add_column(column, justify="right")
-    best = report["recommended"]
-    for cell in report["cells"]:
-        values = [*(cell["settings"][k] for k in keys)]
-        values += [cell["pod_seconds"], cell[wait_key], cell["max_replicas"]]
-        values += [cell["time_to_first_worker_s"], "yes" if cell["meets_slo"] else "no"]
-        style = "bold green" if cell["settings"] == best else None
-        table.add_row(*(str(v) for v in values), style=style)
-    Console().print(table)
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
-    "replay": replay_cmd,
-    "run": run_cmd,
-    "sweep": sweep_cmd,
-}

@@ -16,13 +16,11 @@ import math
 import re
 from collections.abc import Callable, Mapping
 
+from functions.scaling.errors import FormulaError
+
 Value = float | bool
 Env = Mapping[str, float]
 Node = Callable[[Env], Value]
-
-
-class FormulaError(ValueError):
-    pass
 
 
 _TOKEN = re.compile(

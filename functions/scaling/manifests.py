@@ -15,15 +15,12 @@ from typing import Any
 import yaml
 
 from functions.scaling import spec as S
+from functions.scaling.errors import ManifestError
 
 Doc = dict[str, Any]
 KEDA_GROUP = "keda.sh"
 KNATIVE_GROUP = "serving.knative.dev"
 REDIS_TYPES = ("redis", "redis-cluster", "redis-sentinel")  # one scaler code path
-
-
-class ManifestError(ValueError):
-    pass
 
 
 def load(path: str | Path) -> list[Doc]:

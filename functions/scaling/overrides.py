@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from functions.scaling.manifests import Doc, ManifestError
+from functions.scaling.errors import OverrideError
+from functions.scaling.manifests import Doc
 
 _SPEC_INTS = (
     "pollingInterval",
@@ -47,13 +48,13 @@ def check_key(key: str) -> None:
     name, _, field = key.rpartition(".")
     if key in KEYS or (name and field in _TRIGGER_KEYS):
         return
-    raise ManifestError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
+    raise OverrideError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        raise ManifestError(f"expected KEY=VALUE, got {text!r}")
+        raise OverrideError(f"expected KEY=VALUE, got {text!r}")
     return key.strip(), value.strip()
 
 
@@ -61,9 +62,9 @@ def _whole(value: str, key: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ManifestError(f"{key} must be a whole number, got {value!r}") from None
+        raise OverrideError(f"{key} must be a whole number, got {value!r}") from None
     if number < 0:
-        raise ManifestError(f"{key} must be >= 0, got {value!r}")
+        raise OverrideError(f"{key} must be >= 0, got {value!r}")
     return number
 
 
@@ -73,7 +74,7 @@ def _policies(value: str, key: str) -> list[dict[str, Any]]:
         kind, _, rest = part.partition(":")
         amount, _, period = rest.partition(":")
         if kind not in ("Pods", "Percent") or not amount or not period:
-            raise ManifestError(f"{key}: write policies as Pods:4:15+Percent:100:15, got {value!r}")
+            raise OverrideError(f"{key}: write policies as Pods:4:15+Percent:100:15, got {value!r}")
         out.append(
             {"type": kind, "value": _whole(amount, key), "periodSeconds": _whole(period, key)}
         )
@@ -101,7 +102,7 @@ def _apply_one(spec: dict[str, Any], key: str, value: str) -> None:
         _check_number(value, key)
         triggers = [t for t in spec.get("triggers") or [] if not name or t.get("name") == name]
         if not triggers:
-            raise ManifestError(f"{key}: no trigger named {name!r}")
+            raise OverrideError(f"{key}: no trigger named {name!r}")
         for t in triggers:
             t.setdefault("metadata", {})[field] = value
     elif key in _MODIFIER_KEYS:
@@ -110,7 +111,7 @@ def _apply_one(spec: dict[str, Any], key: str, value: str) -> None:
         advanced.setdefault("scalingModifiers", {})[key] = value
     elif key in ("scalingModifiers", "behavior"):
         if value != "none":
-            raise ManifestError(f"{key} accepts only 'none' (remove it)")
+            raise OverrideError(f"{key} accepts only 'none' (remove it)")
         if key == "scalingModifiers":
             advanced.pop("scalingModifiers", None)
         else:
@@ -134,7 +135,7 @@ def _check_number(value: str, key: str) -> str:
     try:
         float(value)
     except ValueError:
-        raise ManifestError(f"{key} must be a number, got {value!r}") from None
+        raise OverrideError(f"{key} must be a number, got {value!r}") from None
     return value
 
 

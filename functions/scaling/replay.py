@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.scaling.controller import Decision, ScalingController
+from functions.scaling.errors import MetricsError
 from functions.scaling.spec import ScaledObjectSpec
-
-
-class MetricsError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

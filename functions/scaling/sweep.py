@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.scaling import manifests, overrides
-from functions.scaling.manifests import Doc, ManifestError
+from functions.scaling.errors import SweepError
+from functions.scaling.manifests import Doc
 from functions.scaling.simulate import Simulation
 from functions.scaling.spec import RunConfig, ScaledObjectSpec
 
@@ -33,7 +34,7 @@ def parse_slo(text: str) -> Slo:
     """`p95=30s`, `p99=2m`, `p50=5` (seconds)."""
     m = re.fullmatch(r"p(50|95|99)=(\d+(?:\.\d+)?)(s|m)?", text.strip())
     if m is None:
-        raise ManifestError(f"--slo must look like p95=30s (p50, p95 or p99), got {text!r}")
+        raise SweepError(f"--slo must look like p95=30s (p50, p95 or p99), got {text!r}")
     seconds = float(m.group(2)) * (60 if m.group(3) == "m" else 1)
     return Slo(int(m.group(1)), seconds)
 
@@ -43,7 +44,7 @@ def parse_axis(text: str) -> tuple[str, list[str]]:
     key, value = overrides.parse_assignment(text)
     values = [v.strip() for v in value.split(",") if v.strip()]
     if not values:
-        raise ManifestError(f"--grid {key}= needs at least one value")
+        raise SweepError(f"--grid {key}= needs at least one value")
     overrides.check_key(key)
     return key, values
 

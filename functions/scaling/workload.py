@@ -9,14 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from functions.scaling.errors import WorkloadError
+
 ProfileName = Literal["steady", "bursts", "spike-train", "diurnal"]
 PROFILES: tuple[ProfileName, ...] = ("steady", "bursts", "spike-train", "diurnal")
 Distribution = Literal["exp", "const", "lognormal"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("exp", "const", "lognormal")
-
-
-class WorkloadError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

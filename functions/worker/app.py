@@ -13,13 +13,10 @@ from kombu import Queue
 
 from functions import keys
 from functions import registry as registry_module
+from functions.errors import ConfigError
 from functions.registry import Registry
 from functions.settings import Settings, get_settings
-from functions.worker import deliveries, fence, health, tasks
-
-
-class ConfigError(ValueError):
-    """A configuration the worker refuses to start with."""
+from functions.worker import deliveries, endpoint, fence, health, tasks
 
 
 def check(settings: Settings, registry: Registry) -> None:
@@ -114,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         )
     )
     celery.steps["consumer"].add(health.Heartbeat)
-    celery.steps["worker"].add(health.HttpEndpoint)
+    celery.steps["worker"].add(endpoint.HttpEndpoint)
     return celery
 
 

@@ -3,9 +3,9 @@
 Task events stay on (Flower needs task-received, -started, -succeeded/-failed), but Celery
 publishes the buffered ones on the next turn of the event loop (`Consumer.on_send_event_buffered`
 -> `hub.call_soon`). With prefetch disabled each turn holds one task, so that is up to three
-PUBLISH round trips to Redis per task, all on the consumer's path from one task to the next:
-the worker did about a third fewer echo tasks per second than with events off
-(docs/benchmarks.md, "Where the time goes").
+PUBLISH round trips to Redis per task, all on the consumer's path from one task to the next,
+which made task events the worker's largest cost (measured: docs/benchmarks.md, "Where the time
+goes").
 Waiting a little lets one `task.multi` message (celery.events.dispatcher.EventDispatcher.flush)
 carry the events of every task in that window; Flower handles `task.multi` the same way.
 """

@@ -1,8 +1,8 @@
-"""What running one invocation means, as plain functions the Celery task wraps.
+"""Running the user's function for one invocation, and what its outcome means.
 
-`attempt` calls the user's function with validated input and says what to record: a result, a
-retry after a backoff, or a failure (and whether it is final, which dead-letters it). None of
-this needs a broker or Redis, so it is tested directly.
+`call_function` validates the input, calls the function and validates its output. `attempt` runs
+it once and says what to record: a result, a retry after a backoff, or a failure (and whether it
+is final, which dead-letters it). None of this needs a broker or Redis, so it is tested directly.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import asyncio
 import inspect
 import json
 import math
-import random
 import time
 import traceback
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 from billiard.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
 
-from functions.registry import FunctionSpec, RetryPolicy
+from functions.registry import FunctionSpec
 from functions.settings import Settings
 from functions.worker.inflight import error_json
 
@@ -64,14 +63,6 @@ def _refuse_non_finite(value: Any) -> None:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-def backoff_delay(policy: RetryPolicy, retries: int, rng: random.Random | None = None) -> float:
-    """Seconds before retry number `retries + 1` (retries counts those already made)."""
-    delay = float(min(policy.backoff * (2**retries), policy.backoff_max))
-    if policy.jitter:
-        delay *= 0.5 + 0.5 * (rng or random).random()
-    return delay
 
 
 def encode_result(result: dict[str, Any], max_bytes: int) -> str:
@@ -123,7 +114,7 @@ def attempt(
                 value=error,
                 label="retried",
                 duration=time.perf_counter() - started,
-                retry_after=backoff_delay(spec.retry, retries),
+                retry_after=spec.retry.delay(retries),
             )
         return _failed(error, "failed", started, exc, type(exc).__name__)
     return Outcome(

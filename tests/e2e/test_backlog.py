@@ -22,7 +22,8 @@ def _snapshot(client: redis.Redis, ids: list[str], pool_hash: str) -> tuple[int,
     pipe = client.pipeline(transaction=True)
     for invocation_id in ids:
         pipe.hget(keys.record_key("", invocation_id), "status")
-    pipe.llen(keys.queue_key("", DEFAULT_QUEUE)).hlen(pool_hash)
+    pipe.llen(keys.queue_key("", DEFAULT_QUEUE))
+    pipe.hlen(pool_hash)
     *statuses, queued, in_flight = pipe.execute()
     unfinished = sum(1 for s in statuses if s not in (b"succeeded", b"failed"))
     return unfinished, int(queued), int(in_flight)

@@ -7,8 +7,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -16,35 +14,9 @@ import pytest
 import redis
 
 from functions.localredis import SERVER_ENV, RedisServer, free_port, reachable
-from tests.support.processes import ROOT, get_ok, wait_until
+from tests.support.processes import get_ok, spawn_dev, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def _spawn_dev(
-    redis_url: str | None, *args: str, path: str | None = None
-) -> tuple[subprocess.Popen[str], str]:
-    """`spillway dev` in its own process group (so a test can signal all of it), and its URL.
-
-    redis_url None: no REDIS_URL at all, so dev starts a private Redis."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env.pop("REDIS_URL", None)
-    if redis_url is not None:
-        env["REDIS_URL"] = redis_url
-    if path is not None:
-        env["PATH"] = path
-    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "dev", "--port", str(port), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    return proc, f"http://127.0.0.1:{port}"
 
 
 def _path_without_redis_server() -> str:
@@ -62,7 +34,7 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None
     path = _path_without_redis_server() if machine == "no redis-server" else None
     if path is None and shutil.which("redis-server") is None:
         pytest.skip("no redis-server on PATH")
-    proc, base = _spawn_dev(None, path=path)
+    proc, base = spawn_dev(None, path=path)
     port = base.rsplit(":", 1)[1]
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
@@ -97,7 +69,7 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None
 
 def test_dev_refuses_an_unreachable_redis_url() -> None:
     """An explicit REDIS_URL is what the user asked for: no silent private Redis instead."""
-    proc, _ = _spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
+    proc, _ = spawn_dev(f"redis://127.0.0.1:{free_port()}/0")
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, output
     assert "no Redis answers at REDIS_URL=redis://127.0.0.1:" in output
@@ -105,7 +77,7 @@ def test_dev_refuses_an_unreachable_redis_url() -> None:
 
 
 def test_dev_reports_the_redis_url_it_was_given(own_redis: RedisServer) -> None:
-    proc, base = _spawn_dev(own_redis.url)
+    proc, base = spawn_dev(own_redis.url)
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
     finally:
@@ -116,7 +88,7 @@ def test_dev_reports_the_redis_url_it_was_given(own_redis: RedisServer) -> None:
 
 
 def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:
-    proc, base = _spawn_dev(own_redis.url, "--fast", "--max-workers", "3")
+    proc, base = spawn_dev(own_redis.url, "--fast", "--max-workers", "3")
     try:
         wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev --fast to serve")
         items = [{"seconds": 1.5} for _ in range(24)]

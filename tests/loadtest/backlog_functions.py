@@ -6,8 +6,8 @@ the queue stays full until a test empties it.
 
 from __future__ import annotations
 
+from functions import function
 from functions.builtins import EchoPayload
-from functions.registry import function
 
 QUEUE = "lt-tiny"
 LIMIT = 3

@@ -1,7 +1,4 @@
-"""Against `spillway dev --fast`: a short burst scales real workers above one, and nothing is lost.
-
-Needs the local scaler of `spillway dev` (issue 4); skipped, with the reason, until it is there.
-"""
+"""Against `spillway dev --fast`: a burst scales real workers above one, and nothing is lost."""
 
 from __future__ import annotations
 
@@ -17,39 +14,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from functions.localredis import free_port
-from tests.support.processes import ROOT, wait_until
+from tests.support.processes import ROOT, spawn_dev, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _has_fast() -> bool:
-    result = subprocess.run(
-        [sys.executable, "-m", "functions.cli", "dev", "--help"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
-    )  # fmt: skip
-    return "--fast" in result.stdout
-
-
 @pytest.fixture(scope="module")
 def dev() -> Iterator[tuple[str, str]]:
-    if not _has_fast():
-        pytest.skip("`spillway dev --fast` (the local scaler of issue 4) is not there yet")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
-    env.pop("REDIS_URL", None)  # no REDIS_URL: dev starts its own
-    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "dev", "--fast", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    # No REDIS_URL: dev starts its own private Redis.
+    proc, base = spawn_dev(None, "--fast")
     lines: list[str] = []
     stdout = proc.stdout
     assert stdout is not None
     reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")))
     reader.start()
-    base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
         if proc.poll() is not None:

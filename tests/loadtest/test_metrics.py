@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from functions.loadtest import metrics
 from functions.loadtest.producer import _retry_after
 from functions.loadtest.records import Arrival, RequestRecord, Sample
 from functions.loadtest.sources import parse_metrics
-from functions.loadtest.summary import RunFacts, summarize
+from functions.loadtest.summary import RunDescription, RunFacts, summarize
 from functions.loadtest.timeseries import timeseries
 
 
@@ -130,8 +132,8 @@ def test_summary_has_the_required_keys_and_warns_about_lost_and_slot_waits() -> 
     runs = [done(0, 0.1, 0.5, 1.0), arrival(1, outcome="accepted", status="lost")]
     rows = samples([(0.0, 0, 0, 0, 0), (1.0, 3, 0, 1, 2), (2.0, 0, 1, 2, 2)])
     facts = RunFacts(
-        config={}, pod_target=2, max_in_flight=8, peak_in_flight_requests=8, slot_waits=3,
-        max_send_delay_s=0.4, replicas_source="spillway dev (local scaler)",
+        config=cast(RunDescription, {}), pod_target=2, max_in_flight=8, peak_in_flight_requests=8,
+        slot_waits=3, max_send_delay_s=0.4, replicas_source="spillway dev (local scaler)",
     )  # fmt: skip
     summary = summarize(runs, [], rows, facts)
     for key in ("accepted", "rejected", "succeeded", "failed", "lost", "peak_replicas",
@@ -147,6 +149,7 @@ def test_summary_has_the_required_keys_and_warns_about_lost_and_slot_waits() -> 
 def test_timeseries_rates_and_latency_by_interval() -> None:
     runs = [done(i, i * 0.5, i * 0.5 + 1, i * 0.5 + 2) for i in range(4)]
     for a in runs:
+        assert a.submitted_t is not None
         a.scheduled_t = a.first_sent_t = a.submitted_t
     requests = [RequestRecord(i, 1, 1, i * 0.5, i * 0.5 + 0.1, 202) for i in range(4)]
     buckets = timeseries(runs, requests, end=4.0)

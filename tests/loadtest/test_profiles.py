@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.loadtest.errors import ProfileError
 from functions.loadtest.profiles import (
     Profile,
-    ProfileError,
     arrivals,
     groups,
     rate_at,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -37,7 +38,7 @@ def queue(redis_url: str, queue_key: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-def produce(url: str, count: int, *, batch: int = 0, **config: float) -> Producer:
+def produce(url: str, count: int, *, batch: int = 0, **config: Any) -> Producer:
     producer = Producer(
         ProducerConfig(
             url=url,

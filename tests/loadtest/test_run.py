@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from functions.loadtest.config import LoadConfig
 from functions.loadtest.profiles import Profile
-from functions.loadtest.run import LoadConfig, _sources, execute
+from functions.loadtest.run import _sources, execute
+from functions.loadtest.summary import ComparedSummary
 from tests.support.processes import ROOT, Proc
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +107,7 @@ def test_steady_batches_in_process(
     # Each batch leaves when its fifth arrival is due: 0.2, 0.45, 0.7, 0.95 s.
     assert sorted(sent) == pytest.approx([0.2, 0.45, 0.7, 0.95], abs=0.15)
 
-    simulated = summary["simulator"]
+    simulated = cast(ComparedSummary, summary)["simulator"]  # --compare-sim adds it
     assert "error" not in simulated, simulated
     assert simulated["task_seconds"] == summary["run_s"]["mean"]  # measured, then predicted
     assert set(simulated["errors"]) >= {"queue_depth", "in_flight"}

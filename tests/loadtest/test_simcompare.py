@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from functions.loadtest import charts, simcompare
+from functions.loadtest.errors import SimulatorError
 from functions.loadtest.records import Sample
+from functions.loadtest.summary import DevScaler
 
 STAND_IN = """
 import json, pathlib, sys
@@ -79,7 +81,7 @@ def test_a_failing_simulator_is_one_line(tmp_path: Path, monkeypatch: pytest.Mon
         "print('boom', file=sys.stderr)\nsys.exit(1)\n"
     )
     monkeypatch.setattr(simcompare, "SPILLWAY", [sys.executable, str(script)])
-    with pytest.raises(simcompare.SimulatorError, match="the simulator failed: boom"):
+    with pytest.raises(SimulatorError, match="the simulator failed: boom"):
         simcompare.simulate(
             scaledobject=Path("x"), arrivals=Path("y"), task_seconds=1, out=tmp_path / "o"
         )
@@ -91,18 +93,18 @@ def test_a_simulator_without_the_options_is_refused(
     script = tmp_path / "old.py"
     script.write_text("print('--scaledobject --arrivals --out')\n")
     monkeypatch.setattr(simcompare, "SPILLWAY", [sys.executable, str(script)])
-    with pytest.raises(simcompare.SimulatorError, match="lacks --task-seconds, --json"):
+    with pytest.raises(SimulatorError, match="lacks --task-seconds, --json"):
         simcompare.check_available()
 
 
 def test_timeline_without_replicas_is_refused(tmp_path: Path) -> None:
     (tmp_path / "timeline.csv").write_text("t,queued\n0,1\n")
-    with pytest.raises(simcompare.SimulatorError, match="no time or replicas column"):
+    with pytest.raises(SimulatorError, match="no time or replicas column"):
         simcompare._timeline(tmp_path, json.loads("{}"))
 
 
 def test_same_conditions_describe_the_measured_system_unless_told_otherwise() -> None:
-    dev = {"fast": True, "max": 8}
+    dev: DevScaler = {"fast": True, "fast_factor": 10.0, "max": 8}
     assert simcompare.same_conditions([], 0, dev) == [
         "--start-replicas", "0", "--no-api", "--set", "maxReplicaCount=8",
     ]  # fmt: skip

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP
+from functions.scaling.manifests import KEDA_GROUP as KEDA_GROUP
+from functions.scaling.manifests import KNATIVE_GROUP as KNATIVE_GROUP
 from functions.settings import Settings
 
 Doc = dict[str, Any]

@@ -243,9 +243,9 @@ def test_worker_port_probes_and_scrape_match_the_setting(workers: list[Pod]) -> 
 
 
 def _serve_worker_health() -> tuple[ThreadingHTTPServer, str]:
-    from functions.worker import health
+    from functions.worker import endpoint
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), health._handler(30.0, lambda: True))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), endpoint.handler(30.0, lambda: True))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 

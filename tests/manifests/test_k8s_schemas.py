@@ -142,14 +142,17 @@ def test_trigger_authentications_exist(renders: dict[str, list[mu.Doc]]) -> None
                 auth = mu.find(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
                 for ref in auth["spec"]["secretTargetRef"]:
                     secret = mu.find(docs, "Secret", ref["name"])
-                    assert ref["key"] in secret.get("stringData", secret.get("data", {}))
+                    data = (
+                        secret["stringData"] if "stringData" in secret else secret.get("data", {})
+                    )
+                    assert ref["key"] in data
 
 
 def _evaluates(formula: str, names: set[str]) -> None:
     """The formula compiles against exactly the trigger names and uses each (expr-lang subset,
     functions/scaling/formula.py, which follows expr's parser)."""
     run = compile_formula(formula, names)
-    base = {name: 0.0 for name in names}
+    base = dict.fromkeys(names, 0.0)
     for name in names:
         moved = run({**base, name: 7.0}) != run(base)
         assert moved, f"trigger {name!r} does not change the formula {formula!r}"

@@ -168,7 +168,7 @@ STEADY = [*RUN, "--profile", "steady"]
         ([*STEADY, "--set", "pollingInterval=x"], "pollingInterval must be a whole number"),
         ([*STEADY, "--set", "bogus=1"], "unknown setting 'bogus'"),
         (RUN, "one of the arguments --arrivals --profile is required"),
-        ([*STEADY, "--rate", "-1"], "must be >= 0"),
+        ([*STEADY, "--rate", "-1"], "must be zero or more"),
         ([*RUN, "--profile", "wavy"], "invalid choice: 'wavy'"),
         (
             ["sweep", *STEADY[1:], "--grid", "target=1", "--slo", "p90=1s"],

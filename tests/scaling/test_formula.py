@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from functions.scaling.formula import FormulaError, compile_formula
+from functions.scaling.errors import FormulaError
+from functions.scaling.formula import compile_formula
 
 ENV = {"queued": 6.0, "inflight": 2.0}
 

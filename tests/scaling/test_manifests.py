@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from functions.scaling import manifests
-from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, ManifestError
+from functions.scaling.errors import ManifestError
+from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP
 from functions.scaling.spec import DEFAULT_SCALE_UP, Behavior
 from tests.scaling.helpers import scaled_object, spec_of, trigger
 from tests.support.processes import ROOT

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from functions.scaling import manifests, overrides
-from functions.scaling.manifests import ManifestError
+from functions.scaling.errors import OverrideError
 from tests.support.processes import ROOT
 
 SCALEDOBJECT = ROOT / "keda" / "base" / "scaledobject.yaml"
@@ -66,7 +66,7 @@ def test_none_removes_behavior_and_modifiers() -> None:
     ],
 )
 def test_bad_overrides(key: str, value: str, message: str) -> None:
-    with pytest.raises(ManifestError, match=message):
+    with pytest.raises(OverrideError, match=message):
         overrides.apply(repo_scaledobject(), [(key, value)])
 
 

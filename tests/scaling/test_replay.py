@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.scaling.replay import MetricsError, read_series, replay
+from functions.scaling.errors import MetricsError
+from functions.scaling.replay import read_series, replay
 from tests.scaling.helpers import spec_of, trigger
 
 # pollingInterval 10, cooldownPeriod 30, listLength 5, activationListLength 0, no behavior.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.scaling import sweep
-from functions.scaling.manifests import ManifestError
+from functions.scaling.errors import OverrideError, SweepError
 from functions.scaling.spec import Api, RunConfig, ScaledObjectSpec, Workers
 from functions.scaling.workload import Profile, arrivals
 from tests.scaling.helpers import scaled_object, trigger
@@ -14,10 +14,10 @@ from tests.scaling.helpers import scaled_object, trigger
 def test_parse_slo_and_axes() -> None:
     assert sweep.parse_slo("p95=30s") == sweep.Slo(95, 30.0)
     assert sweep.parse_slo("p99=2m") == sweep.Slo(99, 120.0)
-    with pytest.raises(ManifestError, match="p95=30s"):
+    with pytest.raises(SweepError, match="p95=30s"):
         sweep.parse_slo("p90=30s")
     assert sweep.parse_axis("listLength=2,4") == ("listLength", ["2", "4"])
-    with pytest.raises(ManifestError, match="unknown setting"):
+    with pytest.raises(OverrideError, match="unknown setting"):
         sweep.parse_axis("listLenght=2")
     grid = sweep.cells([("a", ["1", "2"]), ("b", ["x"])])
     assert grid == [[("a", "1"), ("b", "x")], [("a", "2"), ("b", "x")]]

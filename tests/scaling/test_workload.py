@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.scaling.errors import WorkloadError
 from functions.scaling.workload import (
     Profile,
-    WorkloadError,
     arrivals,
     draw_service_times,
     read_arrivals,

@@ -6,7 +6,7 @@ import time
 
 from billiard.exceptions import SoftTimeLimitExceeded
 
-from functions.registry import function
+from functions import function
 from tests.support.functions import Counted, Done, _count
 
 

@@ -25,7 +25,8 @@ class EventWatch:
     """Subscribes at once; `collect` gathers the event types of the given task ids in order."""
 
     def __init__(self, redis_url: str) -> None:
-        self._pubsub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        client = redis.Redis.from_url(redis_url)
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         self._pubsub.psubscribe("*celeryev*")
         self.messages = 0
 

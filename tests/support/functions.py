@@ -14,7 +14,7 @@ import time
 import redis
 from pydantic import BaseModel
 
-from functions.registry import RetryPolicy, function
+from functions import RetryPolicy, function
 
 
 class Flaky(Exception):
@@ -22,12 +22,16 @@ class Flaky(Exception):
 
 
 class Counted(BaseModel):
+    """Input of the counting test functions."""
+
     key: str  # a Redis key counting calls, so a test can see every attempt
     fail_times: int = 0
     seconds: float = 0.0
 
 
 class Done(BaseModel):
+    """How many times the function has been called."""
+
     calls: int
 
 

@@ -61,7 +61,7 @@ def ticks(client: redis.Redis, key: str) -> dict[int, tuple[int, float, float]]:
     """Run number -> (process id, first tick, last tick) from the `slow` function's ticks."""
     runs: dict[int, tuple[int, float, float]] = {}
     for raw in client.lrange(f"{key}:ticks", 0, -1):
-        run_text, pid_text, at_text = raw.decode().split()
+        run_text, pid_text, at_text = (raw.decode() if isinstance(raw, bytes) else raw).split()
         run, pid, at = int(run_text), int(pid_text), float(at_text)
         _, first, last = runs.get(run, (pid, at, at))
         runs[run] = (pid, min(first, at), max(last, at))

@@ -109,6 +109,33 @@ def spawn(name: str, args: list[str], env: dict[str, str]) -> Proc:
     return Proc(name=name, process=process, log_path=log)
 
 
+def spawn_dev(
+    redis_url: str | None, *args: str, path: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`spillway dev` with its output piped, in its own process group (so a test can signal all
+    of it, as Ctrl-C in a terminal does), and the URL its API will serve.
+
+    redis_url None: no REDIS_URL at all, so dev starts a private Redis; `path` replaces PATH."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env.pop("REDIS_URL", None)
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    if path is not None:
+        env["PATH"] = path
+    env["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"] = "2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "functions.cli", "dev", "--port", str(port), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 def wait_until(
     check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None
 ) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from functions.errors import ConfigError
 from functions.registry import Registry, function, load_modules, registry
 from functions.settings import Settings
-from functions.worker.app import ConfigError, check, config, create_app
+from functions.worker.app import check, config, create_app
 
 
 class M(BaseModel):

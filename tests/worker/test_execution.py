@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from functions.builtins import EchoPayload
 from functions.registry import FunctionSpec, RetryPolicy, registry
 from functions.settings import Settings
-from functions.worker.execution import attempt, backoff_delay, call_function, describe
+from functions.worker.execution import attempt, call_function, describe
 
 
 class Flaky(Exception):
@@ -24,14 +25,8 @@ def _raise(exc: BaseException) -> None:
     raise exc
 
 
-def _spec(fn: object, retry: RetryPolicy | None = None) -> FunctionSpec:
-    return FunctionSpec(
-        "t",
-        fn,
-        EchoPayload,
-        EchoPayload,
-        retry=retry or RetryPolicy(),  # type: ignore[arg-type]
-    )
+def _spec(fn: Callable[[Any], Any], retry: RetryPolicy | None = None) -> FunctionSpec:
+    return FunctionSpec("t", fn, EchoPayload, EchoPayload, retry=retry or RetryPolicy())
 
 
 def test_call_function_validates_both_ways() -> None:
@@ -100,14 +95,6 @@ def test_a_failure_never_echoes_the_payload() -> None:
     assert outcome.status == "failed" and "n: Input should be a valid integer" in outcome.value
     assert "secret-value-123" not in outcome.value
     assert "secret-value-123" not in (outcome.dead_letter or ("", ""))[1]
-
-
-def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
-    policy = RetryPolicy(attempts=10, backoff=1, backoff_max=8, jitter=False)
-    assert [backoff_delay(policy, n) for n in range(5)] == [1, 2, 4, 8, 8]
-    jittered = RetryPolicy(attempts=10, backoff=4, backoff_max=60)
-    delays = {backoff_delay(jittered, 1, random.Random(seed)) for seed in range(50)}
-    assert all(4 <= d <= 8 for d in delays) and len(delays) > 10
 
 
 def test_describe_names_the_error_in_one_bounded_line() -> None:

@@ -47,9 +47,13 @@ def fetch(inflight: Inflight, worker: str) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in script(keys=keys_, args=args)]
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def record(client: redis.Redis, invocation_id: str) -> dict[str, str]:
     raw = client.hgetall(keys.record_key("", invocation_id))
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {_text(k): _text(v) for k, v in raw.items()}
 
 
 def history(client: redis.Redis, invocation_id: str) -> list[str]:

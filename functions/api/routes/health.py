@@ -24,7 +24,7 @@ async def readyz(request: Request, submitter: SubmitterDep) -> JSONResponse:
     if not getattr(request.app.state, "initialised", False):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     try:
-        await submitter.call(submitter.redis.execute("PING"))
+        await submitter.ping()
     except RedisUnavailable:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -6,26 +6,22 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from functions import keys
-from functions.api.deps import RegistryDep, SubmitterDep
+from functions.api.deps import SubmitterDep
 from functions.api.metrics import IN_FLIGHT, QUEUE_DEPTH
+from functions.api.resp import ReplyError
 from functions.api.submit import RedisUnavailable
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
-async def metrics(submitter: SubmitterDep, registry: RegistryDep) -> Response:
-    prefix = submitter.settings.KEY_PREFIX
-    queues = registry.queues()
-    commands = [("LLEN", keys.queue_key(prefix, queue)) for queue in queues]
-    commands.append(("HLEN", keys.unacked_key(prefix)))
+async def metrics(submitter: SubmitterDep) -> Response:
     try:
-        values = await submitter.call(submitter.redis.pipeline(commands))
-    except RedisUnavailable:
-        values = None  # keep serving the process's own metrics when Redis is away
-    if values is not None and all(isinstance(v, int) for v in values):
-        for queue, depth in zip(queues, values, strict=False):
+        backlog = await submitter.backlog()
+    except (RedisUnavailable, ReplyError):
+        backlog = None  # keep serving the process's own metrics when Redis is away
+    if backlog is not None:
+        for queue, depth in backlog.queued.items():
             QUEUE_DEPTH.labels(queue).set(depth)
-        IN_FLIGHT.set(values[-1])
+        IN_FLIGHT.set(backlog.in_flight)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,8 @@
-"""Submitting invocations: the two routes that carry the traffic.
+"""`POST /v1/functions/{name}/invocations[/batch]`: submitting, the routes that carry the traffic.
 
 They are plain Starlette routes, matched before FastAPI's routers, because FastAPI's per-request
 machinery (included-router matching, parameter and dependency solving, its response wrappers)
-cost as much as everything else on the submit path together (profiled: docs/benchmarks.md). So
+was most of the submit path's own time (profiled: docs/benchmarks.md, "Where the time goes"). So
 they parse what they need themselves, read the submitter from `app.state` (tests swap it there,
 tests/api/conftest.py) and answer with pre-encoded bytes. Errors are raised as `Problem` and
 rendered by the app's exception handlers like everywhere else; the OpenAPI document describes
@@ -23,7 +23,6 @@ from starlette.types import Scope
 
 from functions.api import metrics
 from functions.api.problems import Problem, queue_unavailable, validation_errors
-from functions.api.routes.invocations import read_record
 from functions.api.submit import (
     Accepted,
     BacklogFull,
@@ -41,6 +40,8 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 class BatchBody(BaseModel):
+    """A batch request: the items, each validated against the function's input model."""
+
     model_config = ConfigDict(extra="forbid")
     items: list[Any]
 
@@ -175,7 +176,7 @@ async def invoke(request: Request) -> Response:
             return _json(200, json.dumps(finished).encode(), headers)
     status = "queued"
     if accepted.replayed:
-        record = await read_record(submitter, invocation_id)
+        record = await submitter.read(invocation_id)  # RedisUnavailable: the 503 problem
         status = record["status"] if record else status
     # Nothing here needs escaping (ids are [0-9a-f-], names [a-z0-9-] by the registry's rule,
     # the status a fixed word), so the body is formatted rather than run through json.dumps.

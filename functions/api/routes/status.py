@@ -1,30 +1,20 @@
-"""Reading an invocation's state (the submit routes are in routes/invoke.py)."""
+"""`GET /v1/invocations/{id}`: an invocation's state, the `status_url` every submit answers with."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from functions.api.deps import SubmitterDep
-from functions.api.problems import Problem, queue_unavailable
+from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
-from functions.api.submit import RedisUnavailable, Submitter
 
 router = APIRouter(prefix="/v1", tags=["invocations"])
 
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}}
-
-
-async def read_record(submitter: Submitter, invocation_id: str) -> dict[str, Any] | None:
-    """The invocation's record, or None if there is none; 503 when Redis does not answer."""
-    try:
-        return await submitter.read(invocation_id)
-    except RedisUnavailable as exc:
-        raise queue_unavailable("the queue is unavailable", submitter.settings.RETRY_AFTER) from exc
 
 
 @router.get(
@@ -34,7 +24,8 @@ async def read_record(submitter: Submitter, invocation_id: str) -> dict[str, Any
     summary="Read an invocation's state",
 )
 async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
-    record = await read_record(submitter, invocation_id) if _ID.match(invocation_id) else None
+    # RedisUnavailable becomes the 503 problem (functions/api/problems.py).
+    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
     if record is None:
         raise Problem(
             404,

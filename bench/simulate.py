@@ -1,13 +1,13 @@
-"""How fast `spillway simulate run` simulates tasks: `python -m bench.simulate_speed`.
+"""Simulator speed (section `simulate`): how fast `spillway simulate run` simulates tasks.
 
 The scenario is the repository's own: keda/base/scaledobject.yaml and knative/service.yaml, a
-steady Poisson load the pool can serve (30 tasks/s of 1 s mean, exponential, 2 per pod), run
+steady Poisson load the pool can serve (RATE tasks/s of 1 s mean, exponential, 2 per pod), run
 until the workers are back to zero. Wall time covers generating the arrivals and service times
-and the simulation itself, not reading the manifests or starting Python. The targets in issue 4
-are 100k tasks under 2 s and 1M under 20 s.
+and the simulation itself, not reading the manifests or starting Python. The targets and the
+latest figures are in docs/benchmarks.md.
 
-    python -m bench.simulate_speed                     # 100k x 5 runs, 1M x 3 runs
-    python -m bench.simulate_speed --sizes 100000 --runs 9
+    python -m bench.simulate                     # 100k x 5 runs, 1M x 3 runs
+    python -m bench.simulate --sizes 100000 --runs 9
 """
 
 from __future__ import annotations
@@ -15,16 +15,25 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from bench.harness.cpus import Cpus
+from bench.harness.processes import ROOT
+from bench.harness.stats import summary
 from functions.scaling import manifests
 from functions.scaling.simulate import Simulation
 from functions.scaling.spec import Api, RunConfig, Workers
 from functions.scaling.workload import Profile, arrivals
 
-ROOT = Path(__file__).resolve().parent.parent
 RATE = 30.0  # tasks/s: 30 busy slots on average, within maxReplicaCount 20 x 2
+TARGETS_S = {100_000: 2.0, 1_000_000: 20.0}  # median wall seconds per size
+
+
+@dataclass(frozen=True)
+class Config:
+    runs_100k: int = 5
+    runs_1m: int = 3
 
 
 def one_run(size: int, config: RunConfig, seed: int) -> tuple[float, dict[str, Any]]:
@@ -32,9 +41,6 @@ def one_run(size: int, config: RunConfig, seed: int) -> tuple[float, dict[str, A
     tasks = arrivals(Profile("steady", rate=RATE, duration=size / RATE), seed)
     result = Simulation(config, tasks).run()
     return time.perf_counter() - start, result.summary
-
-
-TARGETS_S = {100_000: 2.0, 1_000_000: 20.0}  # issue 4
 
 
 def default_config() -> RunConfig:
@@ -60,19 +66,35 @@ def default_config() -> RunConfig:
     )
 
 
-def default_runs(size: int) -> int:
-    return 3 if size >= 1_000_000 else 5
-
-
 def measure(size: int, runs: int, config: RunConfig | None = None) -> dict[str, Any]:
     """`runs` simulations of `size` tasks (seeds 0..runs-1): wall seconds and tasks simulated."""
     config = config or default_config()
     times = []
-    summary: dict[str, Any] = {}
+    result: dict[str, Any] = {}
     for seed in range(runs):
-        seconds, summary = one_run(size, config, seed)
+        seconds, result = one_run(size, config, seed)
         times.append(seconds)
-    return {"size": size, "tasks": summary.get("tasks"), "seconds": times}
+    return {"size": size, "tasks": result.get("tasks"), "seconds": times}
+
+
+def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
+    """The suite's section: 100k and 1M tasks against their targets."""
+    sim_config = default_config()
+    sizes: dict[str, Any] = {}
+    for size, runs in ((100_000, config.runs_100k), (1_000_000, config.runs_1m)):
+        measured = measure(size, runs, sim_config)
+        stat = summary(measured["seconds"])
+        sizes[str(size)] = {
+            "tasks": measured["tasks"],
+            "seconds": stat,
+            "tasks_per_s": measured["tasks"] / stat["median"],
+            "target_s": TARGETS_S[size],
+        }
+        log(
+            f"  {measured['tasks']:,} tasks x {runs}: median {stat['median']:.2f} s "
+            f"({stat['min']:.2f}-{stat['max']:.2f}), target < {TARGETS_S[size]:g} s"
+        )
+    return {"config": {**config.__dict__, "rate_per_s": RATE}, "sizes": sizes}
 
 
 def main() -> None:
@@ -83,7 +105,7 @@ def main() -> None:
     config = default_config()
     print(f"{'tasks':>9} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7} {'tasks/s':>10}")
     for size in (int(s) for s in args.sizes.split(",")):
-        runs = args.runs or default_runs(size)
+        runs = args.runs or (Config.runs_1m if size >= 1_000_000 else Config.runs_100k)
         measured = measure(size, runs, config)
         times = measured["seconds"]
         median = statistics.median(times)

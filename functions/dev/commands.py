@@ -1,0 +1,30 @@
+"""`spillway dev`: read the ScaledObject it follows, then run the system (run.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from functions.cliargs import fail
+from functions.dev.run import run
+from functions.errors import ConfigError
+from functions.settings import get_settings
+
+
+def dev(args: argparse.Namespace) -> None:
+    try:
+        get_settings()  # the API and the workers it starts read the same environment
+    except ConfigError as exc:
+        fail(str(exc))
+    spec, source = None, ""
+    if args.workers is None:
+        # The scaler's modules need the tools extra; a fixed pool of workers does not.
+        from functions.dev.scaler import load_spec
+        from functions.scaling.errors import ScalingError
+
+        try:  # before anything starts: a bad manifest costs no Redis, API or worker
+            spec, source = load_spec(args.scaledobject, max_workers=args.max_workers)
+        except ScalingError as exc:
+            fail(str(exc))
+    raise SystemExit(
+        run(port=args.port, workers=args.workers, fast=args.fast, spec=spec, spec_source=source)
+    )

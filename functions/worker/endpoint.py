@@ -1,0 +1,85 @@
+"""The worker's HTTP endpoint on SPILLWAY_WORKER_HTTP_PORT: `/healthz` (health.py decides the
+answer) and `/metrics` (the pool children's metrics, aggregated from PROMETHEUS_MULTIPROC_DIR).
+
+A plain `http.server` in a thread of the worker's main process, started and stopped as a worker
+bootstep: nothing to install, and it answers while the pool is busy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from celery import bootsteps
+
+from functions.worker.health import broker_probe, health
+
+log = logging.getLogger("spillway.worker")
+
+
+def handler(max_age: float, broker_answers: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+    """The request handler: `broker_answers` is asked only when the heartbeat is too old."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path in ("/healthz", "/readyz"):
+                status, body = health(max_age, broker_answers)
+                self._send(status, "application/json", json.dumps(body).encode())
+            elif self.path == "/metrics":
+                from prometheus_client import (
+                    CONTENT_TYPE_LATEST,
+                    CollectorRegistry,
+                    generate_latest,
+                    multiprocess,
+                )
+
+                registry = CollectorRegistry()
+                multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            else:
+                self._send(404, "application/json", b'{"status": "not found"}')
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # probes every few seconds would flood the log
+
+    return Handler
+
+
+class HttpEndpoint(bootsteps.StartStopStep):
+    """Serves /healthz and /metrics from the worker's main process."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.server: ThreadingHTTPServer | None = None
+
+    def start(self, worker: Any) -> None:
+        conf = worker.app.conf
+        port = conf.spillway_http_port
+        if port <= 0:
+            return
+        handler_class = handler(conf.spillway_heartbeat_max_age, broker_probe(conf.broker_url))
+        self.server = ThreadingHTTPServer(("0.0.0.0", port), handler_class)
+        self.server.daemon_threads = True
+        thread = threading.Thread(target=self.server.serve_forever, name="spillway-http")
+        thread.daemon = True
+        thread.start()
+        log.info("worker health and metrics on :%d (/healthz, /metrics)", port)
+
+    def stop(self, worker: Any) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    shutdown = stop
