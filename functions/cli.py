@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     except ModuleNotFoundError as exc:
         if exc.name not in _TOOLS:
             raise
-        fail(f"`spillway {args.command}` needs the tools extra: pip install 'spillway[tools]'")
+        from functions.checkout import install_hint
+
+        fail(f"`spillway {args.command}` needs the tools extra: {install_hint('tools')}")
 
 
 if __name__ == "__main__":

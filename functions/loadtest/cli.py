@@ -100,7 +100,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--kube-deployment",
         metavar="NAMESPACE/NAME",
-        help="read worker replicas from this Deployment (needs spillway[kube])",
+        help="read worker replicas from this Deployment (needs the kube extra)",
     )
     m.add_argument(
         "--sample-interval",

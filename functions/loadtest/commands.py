@@ -80,9 +80,9 @@ def load(args: argparse.Namespace) -> None:
         fail(str(exc))
     kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
     if kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
-        from functions.loadtest.sources import KUBE_MISSING
+        from functions.loadtest.sources import kube_missing
 
-        fail(KUBE_MISSING)
+        fail(kube_missing())
     if args.compare_sim:
         from functions.loadtest.simcompare import check_available
 

@@ -15,6 +15,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from functions import keys
+from functions.checkout import install_hint
 from functions.dev.state import state_key
 from functions.loadtest.errors import KubeUnavailable
 from functions.loadtest.records import Sample
@@ -94,10 +95,8 @@ class KubeSource(Source):
         sample.running = int(scale.status.replicas or 0)
 
 
-KUBE_MISSING = (
-    "--kube-deployment needs the Kubernetes client: install the kube extra "
-    "(pip install 'spillway[kube]')"
-)
+def kube_missing() -> str:
+    return f"--kube-deployment needs the Kubernetes client, the kube extra: {install_hint('kube')}"
 
 
 def kube_apps_api() -> Any:
@@ -107,7 +106,7 @@ def kube_apps_api() -> Any:
         client: Any = importlib.import_module("kubernetes.client")
         config: Any = importlib.import_module("kubernetes.config")
     except ImportError:
-        raise KubeUnavailable(KUBE_MISSING) from None
+        raise KubeUnavailable(kube_missing()) from None
     try:
         config.load_incluster_config()
     except config.ConfigException:

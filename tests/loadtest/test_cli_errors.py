@@ -105,7 +105,7 @@ def test_kubernetes_client_missing(
         capsys, "--url", URL, "--profile", "burst", "--count", "1",
         "--kube-deployment", "spillway/spillway-worker", "--out", str(tmp_path / "r"),
     )  # fmt: skip
-    assert "needs the Kubernetes client" in line and "spillway[kube]" in line
+    assert "needs the Kubernetes client" in line and "scripts/bootstrap --extra kube" in line
 
 
 def test_compare_sim_without_a_simulator(
