@@ -35,6 +35,7 @@ def test_help(command: str) -> None:
         (["bogus"], {}, "invalid choice: 'bogus'"),
         ([], {}, "required: command"),
         (["api", "--port", "x"], {}, "not a whole number"),
+        (["dev", "--port", "99999"], {}, "must be a port number from 1 to 65535, not 99999"),
         (["api"], {"PORT": "nope"}, "invalid setting PORT"),
         (["worker"], {"SPILLWAY_QUEUES": "nowhere"}, "names queues no function uses"),
         (["worker"], {"SPILLWAY_FUNCTION_MODULES": "no_such_mod"}, "cannot import function module"),

@@ -1,10 +1,12 @@
-"""`spillway dev`: read the ScaledObject it follows, then run the system (run.py)."""
+"""`spillway dev`: check the port and read the ScaledObject it follows, then run the system."""
 
 from __future__ import annotations
 
 import argparse
 
 from functions.cliargs import fail
+from functions.dev.errors import DevError
+from functions.dev.port import check_port
 from functions.dev.run import run
 from functions.errors import ConfigError
 from functions.settings import get_settings
@@ -12,8 +14,11 @@ from functions.settings import get_settings
 
 def dev(args: argparse.Namespace) -> None:
     try:
-        get_settings()  # the API and the workers it starts read the same environment
-    except ConfigError as exc:
+        settings = get_settings()  # the API and the workers it starts read the same environment
+        # Before anything starts: a held port would otherwise surface only after Redis, a
+        # scaler and workers are up, or worse, as the other program answering our readiness.
+        check_port(settings.HOST, args.port)
+    except (ConfigError, DevError) as exc:
         fail(str(exc))
     spec, source = None, ""
     if args.workers is None:

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import redis
 
 from functions.cliargs import fail
+from functions.dev.errors import DevError
+from functions.dev.lock import DevLock
 from functions.localredis import NoRedis, private_redis, reachable, server_version
 from functions.settings import get_settings, redact_url
 
@@ -41,19 +43,28 @@ def _redis(explicit_url: str | None) -> Iterator[str]:
         yield server.url
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+READY_TIMEOUT = 60.0
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> None:
+    """Return once `url` answers 200 while `proc` is alive (the port was checked free before it
+    started, so the answer is its own); else stop the command with what happened."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            return False
+            fail(
+                f"the API exited (status {proc.returncode}) before it was ready; "
+                "its output is above",
+                status=1,
+            )
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
+                if response.status == 200 and proc.poll() is None:
+                    return
         except OSError:
             pass
         time.sleep(0.1)
-    return False
+    fail(f"the API did not answer {url} within {timeout:g} s; its output is above", status=1)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -90,6 +101,17 @@ def run(
             redis_url = stack.enter_context(_redis(explicit))
         except NoRedis as exc:
             fail(str(exc))
+        base = f"http://127.0.0.1:{port}"
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        stack.callback(client.close)
+        lock = DevLock(client, settings.KEY_PREFIX, base)
+        try:
+            lock.acquire(redact_url(redis_url))
+        except DevError as exc:
+            fail(str(exc))
+        except redis.RedisError as exc:
+            fail(f"the Redis at {redact_url(redis_url)} stopped answering: {exc}", status=1)
+        stack.callback(lock.release)
         env = {**os.environ, "REDIS_URL": redis_url}
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
@@ -99,10 +121,8 @@ def run(
 
         pool = WorkerPool(env, grace=settings.SOFT_SHUTDOWN_TIMEOUT + 15)
         stack.callback(pool.stop)
-        base = f"http://127.0.0.1:{port}"
         try:
-            if not _wait_ready(f"{base}/readyz", api):
-                fail("the API did not become ready", status=1)  # the stack stops what started
+            _wait_ready(f"{base}/readyz", api)  # or fail: the stack stops what started
             print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
@@ -112,6 +132,7 @@ def run(
                 print(f"  {workers or 0} worker(s), fixed (no scaler)\n")
                 pool.scale_to(workers or 0)
                 while api.poll() is None:
+                    lock.renew()
                     pool.poll()
                     time.sleep(0.5)
             else:
@@ -120,7 +141,9 @@ def run(
                     f"{spec_source}{' (FAST mode: the scaler clock runs 10x)' if fast else ''}"
                     f"; state in Redis key spillway:dev:scaler\n"
                 )
-                _scale(spec, pool, redis_url, settings.KEY_PREFIX, base, fast, api)
+                _scale(
+                    spec, pool, client, settings.KEY_PREFIX, base, fast, lambda: _alive(api, lock)
+                )
             print("spillway: the API exited; stopping", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
@@ -128,14 +151,20 @@ def run(
             return 0
 
 
+def _alive(api: subprocess.Popen[bytes], lock: DevLock) -> bool:
+    """Whether to go on: the API runs. Also keeps the lock, on every scaler tick."""
+    lock.renew()
+    return api.poll() is None
+
+
 def _scale(
     spec: ScaledObjectSpec,
     pool: WorkerPool,
-    redis_url: str,
+    client: redis.Redis,
     prefix: str,
     base: str,
     fast: bool,
-    api: subprocess.Popen[bytes],
+    alive: Callable[[], bool],
 ) -> None:
     from functions.dev.observe import Observer
     from functions.dev.scaler import LocalScaler
@@ -145,7 +174,6 @@ def _scale(
 
     settings = get_settings()
     queues = load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES).queues()
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     observer = Observer(client, prefix, queues, base)
     with View(title=f"spillway dev: {base}", fast=fast) as view:
         scaler = LocalScaler(
@@ -157,4 +185,4 @@ def _scale(
             fast=fast,
             worker_concurrency=settings.WORKER_CONCURRENCY,
         )
-        scaler.run_forever(lambda: api.poll() is None)
+        scaler.run_forever(alive)

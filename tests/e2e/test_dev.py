@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 import redis
 
 from functions.localredis import SERVER_ENV, RedisServer, free_port, reachable
-from tests.support.processes import get_ok, spawn_dev, wait_until
+from tests.support.processes import ROOT, get_ok, spawn_dev, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +122,33 @@ def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: Redi
             proc.wait()
     assert "FAST mode" in output
     assert proc.returncode == 0, output[-3000:]
+
+
+def test_a_second_dev_is_refused_before_it_starts_anything(own_redis: RedisServer) -> None:
+    """The same port: named, with what to do; the same Redis on another port: the lock. Either
+    way one line, exit 2, and nothing started (no Redis, API or worker of its own)."""
+    first, base = spawn_dev(own_redis.url, "--workers", "0")
+    port = base.rsplit(":", 1)[1]
+    try:
+        wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
+        same_port = subprocess.run(
+            [sys.executable, "-m", "functions.cli", "dev", "--port", port],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+        assert same_port.returncode == 2
+        assert same_port.stdout == ""
+        assert same_port.stderr.startswith(
+            f"spillway: error: port {port} is in use by another Spillway API "
+            "(is a spillway dev already running?): stop it, or pass --port "
+        )
+        assert len(same_port.stderr.splitlines()) == 1
+        second, _ = spawn_dev(own_redis.url, "--workers", "0")
+        output, _ = second.communicate(timeout=60)
+        assert second.returncode == 2, output
+        assert f"spillway: error: another spillway dev (pid {first.pid}, API {base})" in output
+        assert "Spillway is up" not in output and "Traceback" not in output
+        assert get_ok(f"{base}/readyz")  # the first one is untouched
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+    assert redis.Redis.from_url(own_redis.url).get("spillway:dev:lock") is None
