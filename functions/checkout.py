@@ -41,3 +41,26 @@ def install_hint(extra: str) -> str:
         # The tools extra is part of every bootstrap; the others are asked for by name.
         return bootstrap if extra == "tools" else f"{bootstrap} --extra {extra}"
     return f"pip install '{DISTRIBUTION}[{extra}]'"
+
+
+def manifest(relative: str) -> Path | None:
+    """A file or folder of the manifests (`keda`, `keda/base/scaledobject.yaml`): the
+    checkout's, wherever the command runs from; else the current directory's (an installed
+    package run inside a checkout); else None."""
+    for base in (root(), Path.cwd()):
+        if base is not None and (base / relative).exists():
+            return _relative(base / relative)
+    return None
+
+
+def _relative(path: Path) -> Path:
+    return Path(_shown(path))
+
+
+def missing_manifest(option: str, relative: str) -> str:
+    """What to do when `option` has no default: neither a checkout nor the current directory
+    holds `relative`."""
+    return (
+        f"no {relative} here and no Spillway checkout to take it from: pass {option} PATH "
+        "(the ScaledObject you deploy), or cd to a Spillway checkout"
+    )

@@ -47,6 +47,16 @@ def test_installed_from_the_index_the_hint_is_pip(monkeypatch: pytest.MonkeyPatc
     assert checkout.install_hint("kube") == "pip install 'spillway-functions[kube]'"
 
 
+def test_manifests_are_found_from_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    found = checkout.manifest("keda/base/scaledobject.yaml")
+    assert found == ROOT / "keda/base/scaledobject.yaml"
+    monkeypatch.setattr(checkout, "root", lambda: None)  # an installed package
+    assert checkout.manifest("keda") is None
+    (tmp_path / "keda").mkdir()  # ... run inside a checkout of the manifests
+    assert checkout.manifest("keda") == Path("keda")
+
+
 def test_every_install_hint_in_the_docs_names_a_real_extra() -> None:
     extras = set(_pyproject()["optional-dependencies"])
     for doc in DOCS:

@@ -21,8 +21,8 @@ def add_parser(commands: Commands) -> None:
     dev.add_argument(
         "--scaledobject",
         type=Path,
-        default=Path("keda"),
-        help="ScaledObject to follow: a YAML file or kustomization dir (default keda)",
+        help="ScaledObject to follow: a YAML file or kustomization dir (default: the "
+        "checkout's keda/, found from any directory)",
     )
     dev.add_argument(
         "--max-workers",

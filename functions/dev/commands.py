@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from functions import checkout
 from functions.cliargs import fail
 from functions.dev.errors import DevError
 from functions.dev.port import check_port
@@ -26,8 +27,13 @@ def dev(args: argparse.Namespace) -> None:
         from functions.dev.scaler import load_spec
         from functions.scaling.errors import ScalingError
 
+        path = args.scaledobject or checkout.manifest("keda")  # found from any directory
+        if path is None:
+            fail(checkout.missing_manifest("--scaledobject", "keda"))
+        # Without kubectl to render keda/ (kustomize), its base ScaledObject is plain YAML.
+        fallback = path / "base" / "scaledobject.yaml" if path.is_dir() else None
         try:  # before anything starts: a bad manifest costs no Redis, API or worker
-            spec, source = load_spec(args.scaledobject, max_workers=args.max_workers)
+            spec, source = load_spec(path, max_workers=args.max_workers, fallback=fallback)
         except ScalingError as exc:
             fail(str(exc))
     raise SystemExit(

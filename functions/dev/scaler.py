@@ -26,17 +26,18 @@ FAST_FACTOR = 10.0
 TICK = 0.1  # seconds of real time between observations
 
 
-def load_spec(path: Path, *, max_workers: int) -> tuple[ScaledObjectSpec, str]:
-    """The ScaledObject at `path` (a kustomization directory or a YAML file), capped locally."""
+def load_spec(
+    path: Path, *, max_workers: int, fallback: Path | None = None
+) -> tuple[ScaledObjectSpec, str]:
+    """The ScaledObject at `path` (a kustomization directory or a YAML file), capped locally;
+    `fallback`, a plain YAML file, when `path` cannot be rendered (no kubectl)."""
     source = str(path)
     if path.is_dir() and not (path / "kustomization.yaml").exists():
         path = path / "scaledobject.yaml"
     try:
         docs = manifests.load(path)
     except ManifestError:
-        # No kubectl to render keda/: the base ScaledObject is plain YAML.
-        fallback = Path("keda/base/scaledobject.yaml")
-        if path != Path("keda") or not fallback.exists():
+        if fallback is None or not fallback.is_file():
             raise
         docs, source = manifests.load(fallback), str(fallback)
     doc = manifests.select(docs, "ScaledObject", manifests.KEDA_GROUP, None, source)

@@ -147,8 +147,8 @@ def _options(p: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--scaledobject",
         type=Path,
-        default=Path("keda/base/scaledobject.yaml"),
-        help="ScaledObject for the simulator (default keda/base/scaledobject.yaml)",
+        help="ScaledObject for the simulator (default: the checkout's "
+        "keda/base/scaledobject.yaml, found from any directory)",
     )
     c.add_argument(
         "--task-seconds",

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from functions import checkout
 from functions.cliargs import fail
 from functions.loadtest.errors import LoadError
 from functions.loadtest.profiles import Profile, arrivals
 from functions.loadtest.summary import Summary
 
+DEFAULT_SCALEDOBJECT = "keda/base/scaledobject.yaml"
 # Profile parameters, and the profiles each one means something for.
 _PROFILE_OPTIONS = {
     "rate": ("steady", "spike", "ramp"),
@@ -90,6 +92,10 @@ def load(args: argparse.Namespace) -> None:
             check_available()
         except LoadError as exc:
             fail(str(exc))
+        if args.scaledobject is None:  # the checkout's, from wherever load runs
+            args.scaledobject = checkout.manifest(DEFAULT_SCALEDOBJECT)
+            if args.scaledobject is None:
+                fail(checkout.missing_manifest("--scaledobject", DEFAULT_SCALEDOBJECT))
         if not args.scaledobject.is_file():
             fail(f"--scaledobject {args.scaledobject} is not a file")
     config = LoadConfig(

@@ -33,6 +33,6 @@ class LoadConfig:
     poll_concurrency: int = 32
     progress: bool = False
     compare_sim: bool = False
-    scaledobject: Path = Path("keda/base/scaledobject.yaml")
+    scaledobject: Path | None = None  # with compare_sim, the ScaledObject to simulate
     task_seconds: float | None = None
     sim_args: list[str] = field(default_factory=list)

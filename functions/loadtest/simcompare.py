@@ -243,6 +243,8 @@ def compare(
     """Run the simulator on the run's own schedule: summary.json's `simulator` object, and the
     prediction to chart (None when the simulator did not run). A failure here is reported, not
     raised: the measured run is already on disk and worth keeping."""
+    if config.scaledobject is None:
+        raise ValueError("compare() needs config.scaledobject (commands.py resolves it)")
     task_seconds = config.task_seconds or summary["run_s"]["mean"]
     if not task_seconds:
         message = "no --task-seconds and no finished invocation to measure it from"

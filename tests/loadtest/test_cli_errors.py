@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from functions import checkout
 from functions.cli import main
 from functions.loadtest import simcompare
 from tests.support.processes import ROOT
@@ -141,3 +142,30 @@ def test_parsing_the_command_line_loads_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_compare_sim_finds_the_checkouts_scaledobject_from_anywhere(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = error_line(
+        capsys, "--url", URL, "--profile", "burst", "--count", "1", "--compare-sim",
+        "--out", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert "cannot read the function catalog" in line  # past the manifest, at the first request
+
+
+def test_compare_sim_without_a_checkout_says_what_to_pass(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(checkout, "root", lambda: None)
+    line = error_line(
+        capsys, "--url", URL, "--profile", "burst", "--count", "1", "--compare-sim",
+        "--out", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert line == (
+        "spillway: error: no keda/base/scaledobject.yaml here and no Spillway checkout to take "
+        "it from: pass --scaledobject PATH (the ScaledObject you deploy), or cd to a Spillway "
+        "checkout"
+    )
