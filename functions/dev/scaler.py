@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from functions.dev.clock import DevClock
 from functions.dev.observe import Observation, Observer
 from functions.dev.pool import WorkerPool
 from functions.dev.state import ScalingEvent, StatePublisher
@@ -67,11 +68,11 @@ class LocalScaler:
         self.worker_concurrency = worker_concurrency
         self.controller = ScalingController(spec, replicas=0)
         self.trigger_keys = [t.key for t in spec.triggers]
-        self._t0 = time.monotonic()
+        self.clock = DevClock(self.factor)
         self._last_publish = 0.0
 
     def engine_time(self) -> float:
-        return (time.monotonic() - self._t0) * self.factor
+        return self.clock.engine_now()
 
     def tick(self) -> None:
         observation = self.observer.observe(self.trigger_keys)
@@ -84,10 +85,10 @@ class LocalScaler:
         for decision in decisions:
             if decision.changed:
                 event = ScalingEvent(
-                    time.time(),
+                    self.clock.wall(decision.t),
                     decision.before,
                     decision.replicas,
-                    f"{decision.source}: {decision.reason}",
+                    self.clock.explain(f"{decision.source}: {decision.reason}"),
                 )
                 self.publisher.record(event)
                 self.view.event(event)

@@ -4,7 +4,8 @@ Redis key `<SPILLWAY_KEY_PREFIX>spillway:dev:scaler`: a JSON object rewritten ev
 with a 30 s TTL so a stopped `spillway dev` leaves nothing stale behind. Fields: updated_at, fast,
 fast_factor (how much faster than real time the scaler's clock runs), worker_concurrency, min,
 max, desired, running, ready, terminating, queue_depth, in_flight, last_decision and events (the
-last 50 decisions), each decision `{"t", "from", "to", "rule"}`.
+last 50 decisions), each decision `{"t", "from", "to", "rule"}`: `t` is Unix time, and the rule
+names times and waits on that clock too (functions/dev/clock.py).
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.dev.clock import stamp
 from functions.dev.state import ScalingEvent
 
 
@@ -62,8 +62,7 @@ class View:
     def event(self, event: ScalingEvent) -> None:
         self._events = [*self._events[-7:], event]
         if not self.live_enabled:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.t))
-            print(f"{stamp} scale {event.from_} -> {event.to}: {event.rule}", flush=True)
+            print(f"{stamp(event.t)} scale {event.from_} -> {event.to}: {event.rule}", flush=True)
 
     def update(self, state: dict[str, Any]) -> None:
         if self._live is not None:
@@ -101,12 +100,11 @@ class View:
         events.add_column("change", no_wrap=True)
         events.add_column("rule")
         for e in reversed(self._events):
-            events.add_row(
-                time.strftime("%H:%M:%S", time.localtime(e.t)), f"{e.from_} → {e.to}", e.rule
-            )
+            events.add_row(stamp(e.t), f"{e.from_} → {e.to}", e.rule)
         header = Text(self.title, style="bold")
         if self.fast:
             header.append(
-                "   FAST MODE: polling, cooldown and HPA sync shortened for demos", style="yellow"
+                "   FAST MODE: polling, cooldown and HPA sync run 10x (waits shown are real)",
+                style="yellow",
             )
         return Group(header, figures, events)
