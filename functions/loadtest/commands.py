@@ -15,6 +15,7 @@ from typing import Any
 from functions import checkout
 from functions.cliargs import fail
 from functions.loadtest.errors import LoadError
+from functions.loadtest.metrics import client_errors
 from functions.loadtest.profiles import Profile, arrivals
 from functions.loadtest.summary import Summary
 
@@ -135,7 +136,10 @@ def load(args: argparse.Namespace) -> None:
     print(_headline(summary))
     for warning in summary["warnings"]:
         print(f"warning: {warning}")
-    print(f"wrote {args.out}/report.md")
+    print(f"wrote {args.out / 'report.md'}")
+    invalid = client_errors(summary)
+    if invalid:
+        fail(f"the API refused {invalid} invocations as invalid requests (see the warnings)", 1)
     if summary["lost"]:
         raise SystemExit(1)
 

@@ -2,6 +2,7 @@
 
     LoadError               the run cannot start or go on; the message says what to fix
     ├── ProfileError        the profile's options describe no schedule, or its trace is unreadable
+    ├── PayloadError        --payload does not fit the function's input schema
     ├── SimulatorError      `--compare-sim`: the simulator is missing, failed, or wrote nonsense
     └── KubeUnavailable     `--kube-deployment`: no Kubernetes client or no configuration
 
@@ -18,6 +19,10 @@ class LoadError(Exception):
 
 class ProfileError(LoadError):
     """A profile's parameters do not describe a schedule."""
+
+
+class PayloadError(LoadError):
+    """The payload would be refused by the API: it does not fit the function's input schema."""
 
 
 class SimulatorError(LoadError):

@@ -35,6 +35,14 @@ class Distribution(TypedDict):
     count: int
 
 
+class Rejection(TypedDict):
+    """Invocations refused for one reason with one explanation (the API's problem detail)."""
+
+    reason: str
+    detail: str
+    count: int
+
+
 class Counts(TypedDict):
     """What happened to the invocations offered and the requests that carried them."""
 
@@ -42,6 +50,7 @@ class Counts(TypedDict):
     accepted: int
     rejected: int
     rejected_by_reason: dict[str, int]
+    rejections: list[Rejection]
     succeeded: int
     failed: int
     lost: int
@@ -76,14 +85,20 @@ def distribution(values: Iterable[float | None]) -> Distribution:
 
 def counts(arrivals: Sequence[Arrival], requests: Sequence[RequestRecord]) -> Counts:
     reasons: dict[str, int] = {}
+    details: dict[tuple[str, str], int] = {}
     for a in arrivals:
         if a.outcome == "rejected":
             reasons[a.reason] = reasons.get(a.reason, 0) + 1
+            details[a.reason, a.error] = details.get((a.reason, a.error), 0) + 1
     return {
         "offered": len(arrivals),
         "accepted": sum(a.outcome == "accepted" for a in arrivals),
         "rejected": sum(a.outcome == "rejected" for a in arrivals),
         "rejected_by_reason": dict(sorted(reasons.items())),
+        "rejections": [
+            {"reason": reason, "detail": detail, "count": n}
+            for (reason, detail), n in sorted(details.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         "succeeded": sum(a.status == "succeeded" for a in arrivals),
         "failed": sum(a.status == "failed" for a in arrivals),
         "lost": sum(a.outcome == "accepted" and a.status == "lost" for a in arrivals),
@@ -91,6 +106,16 @@ def counts(arrivals: Sequence[Arrival], requests: Sequence[RequestRecord]) -> Co
         "throttled_answers": sum(r.status in (429, 503) for r in requests),
         "retried_requests": len({r.request for r in requests if r.attempt > 1}),
     }
+
+
+def client_errors(counted: Counts) -> int:
+    """Invocations the API refused as invalid (a 4xx other than 429): the run did not offer
+    what it was asked to, whatever else it measured."""
+    return sum(
+        n
+        for reason, n in counted["rejected_by_reason"].items()
+        if reason.startswith("http-4") and reason != "http-429"
+    )
 
 
 def time_to_first_worker(samples: Sequence[Sample], first_arrival: float) -> float | None:

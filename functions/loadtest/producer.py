@@ -107,7 +107,14 @@ class Producer:
             retry_after = _retry_after(response)
             self.requests.append(
                 RequestRecord(
-                    number, attempt, len(items), sent, answered, status, retry_after, error
+                    number,
+                    attempt,
+                    len(items),
+                    sent,
+                    answered,
+                    status,
+                    retry_after,
+                    error or problem_detail(response),
                 )
             )
             for item in items:
@@ -119,7 +126,7 @@ class Producer:
                 return
             retryable = status in (429, 503) or status is None
             if not retryable or attempt > self.config.retries:
-                self._reject(items, _reason(status))
+                self._reject(items, _reason(status), error or problem_detail(response))
                 return
             if status is not None:
                 for item in items:
@@ -148,15 +155,15 @@ class Producer:
         except (ValueError, KeyError, TypeError):
             ids = None
         if not isinstance(ids, list) or len(ids) != len(items):
-            self._reject(items, "bad-response")
+            self._reject(items, "bad-response", f"HTTP {response.status_code} without the ids")
             return
         for item, invocation_id in zip(items, ids, strict=True):
             item.outcome, item.id = "accepted", str(invocation_id)
         self.answered += len(items)
 
-    def _reject(self, items: list[Arrival], reason: str) -> None:
+    def _reject(self, items: list[Arrival], reason: str, detail: str) -> None:
         for item in items:
-            item.outcome, item.reason = "rejected", reason
+            item.outcome, item.reason, item.error = "rejected", reason, detail
         self.answered += len(items)
 
 
@@ -164,6 +171,27 @@ def _reason(status: int | None) -> str:
     if status is None:
         return "transport"
     return {429: "backlog-429", 503: "unavailable-503"}.get(status, f"http-{status}")
+
+
+def problem_detail(response: httpx.Response | None) -> str:
+    """What an error answer says, in one line: an RFC 9457 problem's detail and its first
+    invalid field, else the start of the body."""
+    if response is None or response.status_code < 400:
+        return ""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        return response.text.strip().replace("\n", " ")[:200]
+    text = str(problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}")
+    errors = problem.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        text += f": {first.get('path', '')} {first.get('message', '')}".rstrip()
+        if len(errors) > 1:
+            text += f" (and {len(errors) - 1} more)"
+    return text[:300]
 
 
 def _retry_after(response: httpx.Response | None) -> float | None:

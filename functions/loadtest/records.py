@@ -44,7 +44,7 @@ class RequestRecord:
     answered_t: float
     status: int | None  # None: no HTTP answer (connect error, timeout)
     retry_after: float | None = None
-    error: str = ""
+    error: str = ""  # a transport error, or the problem detail of an error answer
 
 
 @dataclass(slots=True)
@@ -69,7 +69,7 @@ class Arrival:
     submitted_t: float | None = None
     started_t: float | None = None
     finished_t: float | None = None
-    error: str = ""
+    error: str = ""  # rejected: the API's problem detail; failed: the function's error
 
     @property
     def queue_wait_s(self) -> float | None:

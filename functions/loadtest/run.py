@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from functions.loadtest import output
+from functions.loadtest import output, payload
 from functions.loadtest.config import LoadConfig
 from functions.loadtest.drain import Drain
 from functions.loadtest.errors import LoadError
@@ -24,8 +24,9 @@ from functions.loadtest.sources import ApiMetricsSource, KubeSource, RedisSource
 from functions.loadtest.summary import DevScaler, RunDescription, RunFacts, Summary
 
 
-def preflight_queue(config: LoadConfig) -> str:
-    """The function's queue from the API's catalog; also proves the URL and the name are right."""
+def preflight(config: LoadConfig) -> str:
+    """The function's queue from the API's catalog, which also proves the URL and the name are
+    right; and the payload checked against the function's input schema."""
     try:
         response = httpx.get(f"{config.url}/v1/functions", timeout=10)
         response.raise_for_status()
@@ -34,11 +35,14 @@ def preflight_queue(config: LoadConfig) -> str:
         raise LoadError(
             f"cannot read the function catalog at {config.url}/v1/functions: {exc}"
         ) from None
-    names = {f["name"]: f["queue"] for f in catalog}
-    if config.function not in names:
-        known = ", ".join(sorted(names)) or "none"
+    functions = {f["name"]: f for f in catalog}
+    if config.function not in functions:
+        known = ", ".join(sorted(functions)) or "none"
         raise LoadError(f"no function named {config.function!r} at {config.url} (it has: {known})")
-    return config.queue or str(names[config.function])
+    function = functions[config.function]
+    if isinstance(function.get("input_schema"), dict):
+        payload.check(config.function, function["input_schema"], config.payload)
+    return config.queue or str(function["queue"])
 
 
 def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
@@ -113,7 +117,7 @@ def execute(config: LoadConfig, times: list[float] | None = None) -> Summary:
     """Run the load test; `times` is the profile's schedule when the caller already built it."""
     if times is None:
         times = arrivals(config.profile)
-    queue = preflight_queue(config)
+    queue = preflight(config)
     sources, notes = _sources(config, queue)
     config.out.mkdir(parents=True, exist_ok=True)
     clock = Clock()

@@ -172,6 +172,11 @@ def _rate(times: Sequence[float | None]) -> float | None:
 
 def _warnings(summary: Summary, facts: RunFacts) -> list[str]:
     warnings = list(facts.notes)
+    for rejection in summary["rejections"]:
+        warnings.append(
+            f"{rejection['count']} rejected, {rejection['reason']}: "
+            f"{rejection['detail'] or 'no detail'}"
+        )
     if summary["lost"]:
         warnings.append(f"{summary['lost']} accepted invocations never finished (lost)")
     if facts.slot_waits:

@@ -3,7 +3,8 @@
 They use a key prefix of their own, so their queue, `unacked` hash and records never meet other
 tests' keys, and no test needs to flush a Redis that others use. Every run has its own
 idempotency keys, so runs never replay each other. The API also serves `tiny-backlog`
-(backlog_functions.py), which nothing consumes.
+(backlog_functions.py), which nothing consumes, and `even-only` (strict_functions.py), whose
+model refuses more than its schema says.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def load_api(redis_url: str, key_prefix: str) -> Iterator[Proc]:
     proc = start_api(
         redis_url,
         SPILLWAY_KEY_PREFIX=key_prefix,
-        SPILLWAY_FUNCTION_MODULES=f"{TEST_FUNCTIONS},tests.loadtest.backlog_functions",
+        SPILLWAY_FUNCTION_MODULES=(
+            f"{TEST_FUNCTIONS},tests.loadtest.backlog_functions,tests.loadtest.strict_functions"
+        ),
         SPILLWAY_BACKLOG_RETRY_AFTER="1",
     )
     yield proc

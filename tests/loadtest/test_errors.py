@@ -14,6 +14,7 @@ def test_every_load_error_is_a_load_error() -> None:
     assert {c.__name__ for c in classes} == {
         "LoadError",
         "ProfileError",
+        "PayloadError",
         "SimulatorError",
         "KubeUnavailable",
     }

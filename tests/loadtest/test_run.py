@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import cast
 
+import httpx
 import pytest
 
 from functions.loadtest.config import LoadConfig
@@ -129,3 +130,47 @@ def test_unreachable_redis_is_a_note_not_a_failure(tmp_path: Path) -> None:
     assert len(notes) == 1 and "not reachable" in notes[0] and "no queue or in-flight" in notes[0]
     for source in sources:
         source.close()
+
+
+def test_a_payload_outside_the_schema_is_refused_before_anything_is_sent(
+    load_api: Proc, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    result = load(
+        "--url", load_api.url, "--profile", "burst", "--count", "5",
+        "--payload", '{"seconds": -1}', "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == (
+        "spillway: error: --payload does not fit 'sleep''s input schema (GET /v1/functions): "
+        "/seconds: -1 is less than the minimum of 0\n"
+    )
+    assert not out.exists()
+    metrics = httpx.get(f"{load_api.url}/metrics").text
+    assert 'spillway_invocations_rejected_total{function="sleep"' not in metrics  # none sent
+
+
+def test_rejections_are_counted_by_reason_with_the_problem_detail(
+    load_api: Proc, tmp_path: Path
+) -> None:
+    """A rule the schema does not carry: only the API's 422 tells, and the run says what it was."""
+    out = tmp_path / "run"
+    result = load(
+        "--url", load_api.url, "--profile", "burst", "--count", "3", "--function", "even-only",
+        "--payload", '{"n": 3}', "--out", str(out), "--drain-timeout", "5",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == (
+        "spillway: error: the API refused 3 invocations as invalid requests (see the warnings)\n"
+    )
+    assert "accepted 0, rejected 3" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    [rejection] = summary["rejections"]
+    detail = rejection["detail"]  # the problem's detail and its first invalid field
+    assert rejection == {"reason": "http-422", "detail": detail, "count": 3}
+    assert "'even-only'" in detail and "n" in detail and "must be even" in detail
+    assert f"warning: 3 rejected, http-422: {detail}" in result.stdout
+    with (out / "invocations.csv").open() as f:
+        assert {row["error"] for row in csv.DictReader(f)} == {detail}
+    with (out / "requests.csv").open() as f:
+        assert {row["error"] for row in csv.DictReader(f)} == {detail}
