@@ -41,7 +41,7 @@ def _options(p: argparse.ArgumentParser) -> None:
         "--payload", help='JSON body or @file (default {"seconds": 1} for sleep, else {})'
     )
     g = p.add_argument_group("profile parameters")
-    g.add_argument("--count", type=count, help="burst size; per spike; or steady's total")
+    g.add_argument("--count", type=positive_count, help="burst size; per spike; or steady's total")
     g.add_argument(
         "--rate", type=non_negative, help="per second: steady; ramp's final; spike's background"
     )

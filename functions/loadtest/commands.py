@@ -81,6 +81,8 @@ def load(args: argparse.Namespace) -> None:
         times = arrivals(profile)  # a schedule that cannot be built fails here, before the run
     except LoadError as exc:
         fail(str(exc))
+    if not times:
+        fail(f"--profile {profile.name} with these options offers no invocations (a zero rate?)")
     kube_deployment = _kube(args.kube_deployment)  # the argument's shape first, then the client
     if kube_deployment is not None and importlib.util.find_spec("kubernetes") is None:
         from functions.loadtest.sources import kube_missing

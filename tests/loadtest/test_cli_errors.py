@@ -31,7 +31,12 @@ def error_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     [
         (["--profile", "burst", "--out", "x"], "the following arguments are required: --url"),
         (["--url", URL, "--profile", "wave", "--out", "x"], "invalid choice: 'wave'"),
-        (["--url", URL, "--profile", "burst", "--count", "-3", "--out", "x"], "zero or more"),
+        (["--url", URL, "--profile", "burst", "--count", "-3", "--out", "x"], "positive whole"),
+        (["--url", URL, "--profile", "burst", "--count", "0", "--out", "x"], "positive whole"),
+        (
+            ["--url", URL, "--profile", "steady", "--rate", "0", "--duration", "9", "--out", "x"],
+            "--profile steady with these options offers no invocations",
+        ),
         (["--url", URL, "--profile", "steady", "--rate", "fast", "--out", "x"], "not a number"),
         (["--url", URL, "--profile", "ramp", "--duration", "0", "--out", "x"], "positive"),
         (["--url", URL, "--profile", "burst", "--out", "x"], "--profile burst needs --count"),
