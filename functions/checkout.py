@@ -43,6 +43,13 @@ def install_hint(extra: str) -> str:
     return f"pip install '{DISTRIBUTION}[{extra}]'"
 
 
+def command() -> str:
+    """How to run `spillway` here: the checkout's wrapper (PATH does not hold .venv/bin), or
+    the installed command."""
+    checkout = root()
+    return "spillway" if checkout is None else _shown(checkout / "scripts" / "spillway")
+
+
 def manifest(relative: str) -> Path | None:
     """A file or folder of the manifests (`keda`, `keda/base/scaledobject.yaml`): the
     checkout's, wherever the command runs from; else the current directory's (an installed

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from functions import checkout
 from functions.cliargs import fail
 from functions.dev.errors import DevError
 from functions.dev.lock import DevLock
@@ -127,6 +128,13 @@ def run(
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"
+            )
+            # The Redis URL is what lets `spillway load` sample the queue and this scaler; a
+            # REDIS_URL the user gave may hold a password, so it is named, not printed.
+            shown = '"$REDIS_URL"' if explicit else redis_url
+            print(
+                f"  load test: {checkout.command()} load --url {base} --redis-url {shown} "
+                "--profile burst --count 40 --out runs/burst-40"
             )
             if spec is None:
                 print(f"  {workers or 0} worker(s), fixed (no scaler)\n")

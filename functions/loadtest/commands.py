@@ -128,8 +128,10 @@ def load(args: argparse.Namespace) -> None:
         task_seconds=args.task_seconds,
         sim_args=args.sim_arg,
     )
-    try:
-        summary = execute(config, times)
+    try:  # warnings about what will not be sampled come before the run, not only after it
+        summary = execute(
+            config, times, warn=lambda note: print(f"warning: {note}", file=sys.stderr)
+        )
     except LoadError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

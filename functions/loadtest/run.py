@@ -45,9 +45,17 @@ def preflight(config: LoadConfig) -> str:
     return config.queue or str(function["queue"])
 
 
+NO_REDIS_URL = (
+    "no --redis-url (and no REDIS_URL): queue depth, in-flight and spillway dev's replicas "
+    "were not sampled; pass the Redis the system uses (spillway dev prints it)"
+)
+
+
 def _sources(config: LoadConfig, queue: str) -> tuple[list[Source], list[str]]:
     sources: list[Source] = []
     notes: list[str] = []
+    if not config.redis_url:
+        notes.append(NO_REDIS_URL)
     if config.kube_deployment is not None:
         sources.append(KubeSource(*config.kube_deployment))  # KubeUnavailable: a LoadError
     if config.redis_url:
@@ -113,12 +121,20 @@ async def _phases(
         )
 
 
-def execute(config: LoadConfig, times: list[float] | None = None) -> Summary:
-    """Run the load test; `times` is the profile's schedule when the caller already built it."""
+def execute(
+    config: LoadConfig,
+    times: list[float] | None = None,
+    warn: Callable[[str], None] = lambda note: None,
+) -> Summary:
+    """Run the load test; `times` is the profile's schedule when the caller already built it.
+    `warn` gets each note on what will not be sampled, once the API has answered and before
+    anything is sent (the summary's warnings repeat them)."""
     if times is None:
         times = arrivals(config.profile)
     queue = preflight(config)
     sources, notes = _sources(config, queue)
+    for note in notes:
+        warn(note)
     config.out.mkdir(parents=True, exist_ok=True)
     clock = Clock()
     run_id = f"load-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -135,6 +151,7 @@ def execute(config: LoadConfig, times: list[float] | None = None) -> Summary:
         slot_waits=producer.slot_waits,
         max_send_delay_s=producer.max_send_delay,
         replicas_source=_replicas_source(config, dev_scaler),
+        redis_sampled=any(isinstance(s, RedisSource) for s in sources),
         dev_scaler=dev_scaler,
         sampler_errors=sampler.errors(),
         notes=notes,

@@ -97,6 +97,7 @@ class RunFacts:
     slot_waits: int
     max_send_delay_s: float
     replicas_source: str | None
+    redis_sampled: bool = True  # a Redis source answered: queue, in-flight, the dev scaler
     dev_scaler: DevScaler | None = None
     sampler_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -186,9 +187,13 @@ def _warnings(summary: Summary, facts: RunFacts) -> list[str]:
             "raise --max-in-flight to keep the run open-loop"
         )
     if facts.replicas_source is None:
+        where = (
+            "no local scaler state in Redis (spillway dev)"
+            if facts.redis_sampled
+            else "no Redis to read spillway dev's scaler state from"
+        )
         warnings.append(
-            "no replica data: no local scaler state in Redis (spillway dev) and no "
-            "--kube-deployment, so replica figures are empty"
+            f"no replica data: {where} and no --kube-deployment, so replica figures are empty"
         )
     warnings += facts.sampler_errors
     return warnings

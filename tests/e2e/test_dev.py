@@ -66,7 +66,10 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None
         os.killpg(proc.pid, 0)
     started = [line for line in output.splitlines() if line.startswith("started Redis at ")]
     assert len(started) == 1
-    assert not reachable(started[0].removeprefix("started Redis at "))
+    url = started[0].removeprefix("started Redis at ")
+    assert not reachable(url)
+    # What `spillway load` needs to sample this Redis and its scaler, ready to paste.
+    assert f"load test: scripts/spillway load --url {base} --redis-url {url} " in output
 
 
 def test_dev_refuses_an_unreachable_redis_url() -> None:
@@ -80,13 +83,17 @@ def test_dev_refuses_an_unreachable_redis_url() -> None:
 
 def test_dev_reports_the_redis_url_it_was_given(own_redis: RedisServer) -> None:
     proc, base = spawn_dev(own_redis.url)
+    client = redis.Redis.from_url(own_redis.url)
     try:
-        wait_until(lambda: get_ok(f"{base}/readyz"), 60, "spillway dev to serve")
+        # The scaler publishes its state once dev has printed what it prints when it is up.
+        wait_until(lambda: client.get("spillway:dev:scaler") is not None, 60, "the scaler")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
+        client.close()
     version = own_redis.binary.version if own_redis.binary else "?"
     assert f"Redis: {own_redis.url} (REDIS_URL), version {version}" in output, output
+    assert f'load test: scripts/spillway load --url {base} --redis-url "$REDIS_URL" ' in output
 
 
 def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: RedisServer) -> None:

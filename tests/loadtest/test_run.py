@@ -15,7 +15,7 @@ import pytest
 
 from functions.loadtest.config import LoadConfig
 from functions.loadtest.profiles import Profile
-from functions.loadtest.run import _sources, execute
+from functions.loadtest.run import NO_REDIS_URL, _sources, execute
 from functions.loadtest.summary import ComparedSummary
 from tests.support.processes import ROOT, Proc
 
@@ -160,8 +160,8 @@ def test_rejections_are_counted_by_reason_with_the_problem_detail(
         "--payload", '{"n": 3}', "--out", str(out), "--drain-timeout", "5",
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == (
-        "spillway: error: the API refused 3 invocations as invalid requests (see the warnings)\n"
+    assert result.stderr.splitlines()[-1] == (  # after the warning that no Redis is sampled
+        "spillway: error: the API refused 3 invocations as invalid requests (see the warnings)"
     )
     assert "accepted 0, rejected 3" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
@@ -174,3 +174,19 @@ def test_rejections_are_counted_by_reason_with_the_problem_detail(
         assert {row["error"] for row in csv.DictReader(f)} == {detail}
     with (out / "requests.csv").open() as f:
         assert {row["error"] for row in csv.DictReader(f)} == {detail}
+
+
+def test_without_a_redis_url_the_run_says_what_went_unsampled(
+    load_api: Proc, load_worker: Proc, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    result = load(
+        "--url", load_api.url, "--profile", "burst", "--count", "2", "--function", "echo",
+        "--out", str(out), "--drain-timeout", "30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    # Said before the run, on stderr, and again with the results.
+    assert result.stderr.startswith(f"warning: {NO_REDIS_URL}\n")
+    warnings = json.loads((out / "summary.json").read_text())["warnings"]
+    assert NO_REDIS_URL in warnings
+    assert any("no Redis to read spillway dev's scaler state from" in w for w in warnings)
