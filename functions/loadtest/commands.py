@@ -89,18 +89,19 @@ def load(args: argparse.Namespace) -> None:
 
         fail(kube_missing())
     if args.compare_sim:
-        from functions.loadtest.simcompare import check_available
+        from functions.loadtest.simcompare import check_available, check_inputs
 
-        try:
-            check_available()
-        except LoadError as exc:
-            fail(str(exc))
         if args.scaledobject is None:  # the checkout's, from wherever load runs
             args.scaledobject = checkout.manifest(DEFAULT_SCALEDOBJECT)
             if args.scaledobject is None:
                 fail(checkout.missing_manifest("--scaledobject", DEFAULT_SCALEDOBJECT))
         if not args.scaledobject.is_file():
             fail(f"--scaledobject {args.scaledobject} is not a file")
+        try:
+            check_available()
+            check_inputs(args.scaledobject, args.sim_arg)  # a manifest with no ScaledObject
+        except LoadError as exc:
+            fail(str(exc))
     config = LoadConfig(
         url=args.url.rstrip("/"),
         profile=profile,

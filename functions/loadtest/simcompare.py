@@ -13,6 +13,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,27 @@ def check_available() -> None:
     missing = [option for option in _OPTIONS if option not in done.stdout]
     if missing:
         raise SimulatorError(f"`spillway simulate run` lacks {', '.join(missing)}")
+
+
+def check_inputs(scaledobject: Path, sim_args: Sequence[str]) -> None:
+    """Fail before the run, not after it, when the simulator would refuse this ScaledObject or
+    these --sim-arg options: the same command on one arrival, for one simulated second."""
+    with tempfile.TemporaryDirectory(prefix="spillway-simcheck-") as tmp:
+        arrivals = Path(tmp) / "arrivals.txt"
+        write_arrivals(arrivals, [0.0])
+        command = [
+            *SPILLWAY, "simulate", "run", "--scaledobject", str(scaledobject),
+            "--arrivals", str(arrivals), "--task-seconds", "1", "--json", "--out", tmp,
+            *sim_args, "--max-time", "1",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SimulatorError(f"cannot start the simulator: {exc}") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        reason = lines[-1].removeprefix("spillway: error: ")
+        raise SimulatorError(f"--compare-sim: the simulator refuses its inputs: {reason}")
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,28 @@ def test_compare_sim_without_a_checkout_says_what_to_pass(
         "it from: pass --scaledobject PATH (the ScaledObject you deploy), or cd to a Spillway "
         "checkout"
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "the simulator refuses its inputs: no ScaledObject (keda.sh) in "),
+        (
+            ["--sim-arg=--pod-startup=soon"],
+            "the simulator refuses its inputs: argument --pod-startup: not a duration: 'soon'",
+        ),
+    ],
+)
+def test_compare_sim_checks_the_simulators_inputs_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], message: str
+) -> None:
+    manifest = tmp_path / "configmap.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    if extra:  # a good manifest, so that the bad option is what is refused
+        manifest = ROOT / "keda" / "base" / "scaledobject.yaml"
+    line = error_line(
+        capsys, "--url", URL, "--profile", "burst", "--count", "1", "--compare-sim",
+        "--scaledobject", str(manifest), *extra, "--out", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert line.startswith("spillway: error: --compare-sim: ") and message in line
+    assert not (tmp_path / "r").exists()
