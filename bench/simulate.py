@@ -38,7 +38,7 @@ class Config:
 
 def one_run(size: int, config: RunConfig, seed: int) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
-    tasks = arrivals(Profile("steady", rate=RATE, duration=size / RATE), seed)
+    tasks = arrivals(Profile("steady", rate=RATE, duration=size / RATE, process="poisson"), seed)
     result = Simulation(config, tasks).run()
     return time.perf_counter() - start, result.summary
 

@@ -62,6 +62,12 @@ def _add_system(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--period", type=positive_duration, default=86400.0, help="diurnal period, s (86400)"
     )
+    g.add_argument(
+        "--process",
+        choices=("uniform", "poisson"),
+        default="uniform",
+        help="steady and spike-train's background: evenly spaced or Poisson (uniform)",
+    )
     w = p.add_argument_group("workers")
     w.add_argument(
         "--task-seconds", type=positive_duration, default=1.0, help="mean service time (1)"

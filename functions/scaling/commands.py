@@ -95,6 +95,7 @@ def _arrivals(args: argparse.Namespace) -> list[float]:
         width=args.width,
         amplitude=args.amplitude,
         period=args.period,
+        process=args.process,
     )
     return arrivals(profile, args.seed)
 

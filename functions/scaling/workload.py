@@ -13,19 +13,24 @@ from functions.scaling.errors import WorkloadError
 
 ProfileName = Literal["steady", "bursts", "spike-train", "diurnal"]
 PROFILES: tuple[ProfileName, ...] = ("steady", "bursts", "spike-train", "diurnal")
+# How a constant rate is spread, as in `spillway load` (functions/loadtest/profiles.py): evenly
+# spaced, or a Poisson process.
+Process = Literal["uniform", "poisson"]
 Distribution = Literal["exp", "const", "lognormal"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("exp", "const", "lognormal")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A built-in arrival pattern. Unused fields are ignored by the other profiles.
+    """A built-in arrival pattern. The command refuses options a profile does not use
+    (functions/scaling/commands.py); here the other fields are ignored.
 
-    steady       Poisson arrivals at `rate` per second
+    steady       `rate` per second, evenly spaced (`process` "poisson": a Poisson process), the
+                 same meaning as `spillway load --profile steady`
     bursts       bursts of `burst_size` tasks spread over `width` s, at random (Poisson)
                  times `every` s apart on average, nothing in between
-    spike-train  Poisson background at `rate`, plus a spike of `burst_size` tasks over `width` s
-                 every `every` s starting at t = 0
+    spike-train  a steady background at `rate` (spaced by `process`), plus a spike of
+                 `burst_size` tasks over `width` s every `every` s starting at t = 0
     diurnal      Poisson with rate(t) = rate x (1 - amplitude x cos(2 pi t / period)): the mean
                  is `rate`, the trough at t = 0 and the peak at period/2
     """
@@ -38,6 +43,7 @@ class Profile:
     width: float = 1.0
     amplitude: float = 0.8
     period: float = 86400.0
+    process: Process = "uniform"
 
 
 def _poisson(rng: random.Random, rate: float, duration: float) -> list[float]:
@@ -52,6 +58,13 @@ def _poisson(rng: random.Random, rate: float, duration: float) -> list[float]:
     return times[: cut + 1]
 
 
+def _steady(rng: random.Random, rate: float, duration: float, process: Process) -> list[float]:
+    if process == "poisson":
+        return _poisson(rng, rate, duration)
+    count = round(rate * duration)  # evenly spaced: the same schedule as `spillway load`'s
+    return [i * duration / count for i in range(count)]
+
+
 def _burst(rng: random.Random, at: float, size: int, width: float) -> list[float]:
     return sorted(at + rng.random() * width for _ in range(size))
 
@@ -63,7 +76,7 @@ def arrivals(profile: Profile, seed: int) -> list[float]:
         raise WorkloadError("duration must be > 0; rate, burst size and width >= 0")
     rng = random.Random(seed)
     if p.name == "steady":
-        return _poisson(rng, p.rate, p.duration)
+        return _steady(rng, p.rate, p.duration, p.process)
     if p.every <= 0:
         raise WorkloadError("--every must be > 0")
     out: list[float] = []
@@ -73,7 +86,7 @@ def arrivals(profile: Profile, seed: int) -> list[float]:
             out.extend(_burst(rng, t, p.burst_size, p.width))
             t += rng.expovariate(1 / p.every)
     elif p.name == "spike-train":
-        out = _poisson(rng, p.rate, p.duration)
+        out = _steady(rng, p.rate, p.duration, p.process)
         for k in range(math.ceil(p.duration / p.every)):
             out.extend(_burst(rng, k * p.every, p.burst_size, p.width))
     elif p.name == "diurnal":
