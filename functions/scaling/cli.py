@@ -50,22 +50,19 @@ def _add_system(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--arrivals", metavar="PATH", help="one arrival time (s) per line")
     src.add_argument("--profile", choices=("steady", "bursts", "spike-train", "diurnal"))
-    g = p.add_argument_group("profile parameters")
-    g.add_argument("--rate", type=non_negative, default=1.0, help="tasks/s: mean or background (1)")
-    g.add_argument(
-        "--duration", type=positive_duration, default=600.0, help="profile length, s (600)"
-    )
-    g.add_argument("--burst-size", type=count, default=100, help="tasks per burst/spike (100)")
-    g.add_argument("--every", type=positive_duration, default=120.0, help="s between bursts (120)")
-    g.add_argument("--width", type=duration, default=1.0, help="s a burst spreads over (1)")
-    g.add_argument("--amplitude", type=non_negative, default=0.8, help="diurnal swing 0-1 (0.8)")
-    g.add_argument(
-        "--period", type=positive_duration, default=86400.0, help="diurnal period, s (86400)"
-    )
+    # No argparse defaults here: commands.py refuses an option the profile does not use, so it
+    # must see which were given, and fills in the defaults of PROFILE_OPTIONS for the rest.
+    g = p.add_argument_group("profile parameters (each refused where its profile ignores it)")
+    g.add_argument("--rate", type=non_negative, help="tasks/s: mean or background (1)")
+    g.add_argument("--duration", type=positive_duration, help="profile length, s (600)")
+    g.add_argument("--burst-size", type=positive_count, help="tasks per burst/spike (100)")
+    g.add_argument("--every", type=positive_duration, help="s between bursts (120)")
+    g.add_argument("--width", type=duration, help="s a burst spreads over (1)")
+    g.add_argument("--amplitude", type=non_negative, help="diurnal swing 0-1 (0.8)")
+    g.add_argument("--period", type=positive_duration, help="diurnal period, s (86400)")
     g.add_argument(
         "--process",
         choices=("uniform", "poisson"),
-        default="uniform",
         help="steady and spike-train's background: evenly spaced or Poisson (uniform)",
     )
     w = p.add_argument_group("workers")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from functions.cliargs import fail
 from functions.scaling import manifests, output, overrides
-from functions.scaling.errors import ScalingError
+from functions.scaling.errors import ScalingError, WorkloadError
 from functions.scaling.manifests import KEDA_GROUP, KNATIVE_GROUP, Doc
 from functions.scaling.replay import format_t, read_series, write_changes
 from functions.scaling.replay import replay as replay_series
@@ -83,21 +83,51 @@ def _knative(args: argparse.Namespace, so_docs: list[Doc]) -> KnativeSpec | None
     return manifests.knative_spec(found[0]) if len(found) == 1 else KnativeSpec()
 
 
+# Each profile option, its default, and the profiles that use it (workload.Profile).
+PROFILE_OPTIONS: dict[str, tuple[object, tuple[str, ...]]] = {
+    "rate": (1.0, ("steady", "spike-train", "diurnal")),
+    "duration": (600.0, ("steady", "bursts", "spike-train", "diurnal")),
+    "burst_size": (100, ("bursts", "spike-train")),
+    "every": (120.0, ("bursts", "spike-train")),
+    "width": (1.0, ("bursts", "spike-train")),
+    "amplitude": (0.8, ("diurnal",)),
+    "period": (86400.0, ("diurnal",)),
+    "process": ("uniform", ("steady", "spike-train")),
+}
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    """The profile the options describe; an option it would ignore is an error, as in
+    `spillway load`."""
+    source = f"--profile {args.profile}" if args.profile else "--arrivals"
+    values: dict[str, object] = {}
+    for option, (default, profiles) in PROFILE_OPTIONS.items():
+        given = getattr(args, option)
+        if given is not None and args.profile not in profiles:
+            flag = "--" + option.replace("_", "-")
+            raise WorkloadError(
+                f"{flag} does not apply to {source} (only to {', '.join(profiles)})"
+            )
+        values[option] = default if given is None else given
+    return Profile(name=args.profile or "steady", **values)  # type: ignore[arg-type]
+
+
 def _arrivals(args: argparse.Namespace) -> list[float]:
+    profile = _profile(args)  # checks the options, also for --arrivals
     if args.arrivals:
         return read_arrivals(args.arrivals)
-    profile = Profile(
-        name=args.profile,
-        rate=args.rate,
-        duration=args.duration,
-        burst_size=args.burst_size,
-        every=args.every,
-        width=args.width,
-        amplitude=args.amplitude,
-        period=args.period,
-        process=args.process,
-    )
-    return arrivals(profile, args.seed)
+    tasks = arrivals(profile, args.seed)
+    if not tasks:
+        hint = (
+            f"bursts start every {profile.every:g} s on average"
+            if profile.name == "bursts"
+            else "its rate is 0"
+        )
+        raise WorkloadError(
+            f"--profile {profile.name} offers no tasks in {profile.duration:g} s with --seed "
+            f"{args.seed} ({hint}): lengthen --duration or change the profile's options"
+        )
+    return tasks
 
 
 def _config_factory(

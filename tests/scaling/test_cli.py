@@ -175,6 +175,19 @@ STEADY = [*RUN, "--profile", "steady"]
             "--slo must look like p95=30s",
         ),
         ([*RUN, "--arrivals", "missing.txt"], "cannot read trace missing.txt"),
+        (
+            [*RUN, "--profile", "bursts", "--rate", "3"],
+            "--rate does not apply to --profile bursts (only to steady, spike-train, diurnal)",
+        ),
+        ([*RUN, "--arrivals", "a.txt", "--every", "5"], "--every does not apply to --arrivals"),
+        ([*RUN, "--profile", "diurnal", "--process", "uniform"], "--process does not apply"),
+        ([*STEADY, "--amplitude", "0.5"], "--amplitude does not apply to --profile steady"),
+        (
+            [*RUN, "--profile", "bursts", "--duration", "60", "--seed", "0"],
+            "--profile bursts offers no tasks in 60 s with --seed 0 (bursts start every 120 s "
+            "on average): lengthen --duration",
+        ),
+        ([*STEADY, "--rate", "0"], "--profile steady offers no tasks in 600 s with --seed 0"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str], message: str) -> None:
