@@ -110,7 +110,10 @@ def add_parser(subparsers: Commands) -> None:
     replay.add_argument("--metrics", required=True, metavar="PATH", help="CSV: t,<key>...")
     replay.add_argument("--out", required=True, metavar="PATH", help="CSV t,replicas to write")
     replay.add_argument(
-        "--duration", type=positive_duration, help="seconds (default: the last row's t)"
+        "--duration",
+        type=positive_duration,
+        help="stop at this t, s (default: past the last row, whose values hold, until the "
+        "count settles)",
     )
     replay.add_argument("--quiet", action="store_true", help="print nothing on success")
     replay.set_defaults(func=deferred(_COMMANDS, "replay"))

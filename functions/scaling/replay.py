@@ -14,6 +14,7 @@ from pathlib import Path
 
 from functions.scaling.controller import Decision, ScalingController
 from functions.scaling.errors import MetricsError
+from functions.scaling.hpa import DOWNSCALE_STABILIZATION
 from functions.scaling.spec import ScaledObjectSpec
 
 
@@ -76,14 +77,24 @@ def replay(
 ) -> tuple[list[tuple[float, int]], list[Decision]]:
     """The (t, replicas) changes, starting with (0, start_replicas), and the decisions behind them.
 
-    Every poll and sync at t <= duration (default: the last row's t) is evaluated on the values
-    in force at that instant; status replicas = spec replicas.
+    Every poll and sync at t <= duration is evaluated on the values in force at that instant
+    (after the last row, its values hold); status replicas = spec replicas. Without a
+    duration, the replay goes past the last row until the count has stopped changing for
+    `settle_time(spec)` seconds, so a scale-in the last values lead to is shown.
     """
-    end = series.times[-1] if duration is None else duration
     ctl = ScalingController(spec, replicas=start_replicas, hpa_offset=hpa_offset)
     changes = [(0.0, start_replicas)]
     decisions = []
-    while ctl.next_due <= end:
+    quiet = settle_time(spec, ctl.hpa_period)
+    last_change = series.times[-1]
+
+    def due(t: float) -> bool:
+        if duration is not None:
+            return t <= duration
+        # Past the last row: until nothing has changed for `quiet` s, and never past a day.
+        return t <= max(series.times[-1], last_change + quiet) and t <= series.times[-1] + 86400
+
+    while due(ctl.next_due):
         t = ctl.next_due
         for d in ctl.step(t, series.at(t)):
             if d.changed:
@@ -92,7 +103,18 @@ def replay(
                     changes.pop()  # KEDA then the HPA at one instant: one row, the final count
                 if changes[-1][1] != d.replicas:
                     changes.append((d.t, d.replicas))
+                last_change = max(last_change, d.t)
     return changes, decisions
+
+
+def settle_time(spec: ScaledObjectSpec, hpa_period: float) -> float:
+    """Seconds without a change after which held metrics can change the count no more: KEDA's
+    cooldown and the HPA's longest scale-down window, plus a poll, a sync and a policy period."""
+    window, period = DOWNSCALE_STABILIZATION, 0.0
+    if spec.behavior is not None:
+        window = spec.behavior.down.window
+        period = max((p.period for p in spec.behavior.down.policies), default=0.0)
+    return spec.cooldown + window + period + spec.polling_interval + hpa_period
 
 
 def format_t(t: float) -> str:

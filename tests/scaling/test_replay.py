@@ -34,11 +34,24 @@ def test_replay_by_hand(tmp_path: Path) -> None:
     assert [d.source for d in decisions] == ["keda", "hpa", "hpa", "keda"]
 
 
+def test_without_a_duration_the_last_row_holds_until_the_count_settles(tmp_path: Path) -> None:
+    """The hand-worked series above ends at t=50 with an empty queue: the scale-in to 0 at
+    t=80 comes after its last row, and the replay goes on until nothing can change any more
+    (cooldown 30 + the 300 s scale-down window + a poll and a sync after the last change)."""
+    path = series(tmp_path, "t,q\n0,0\n12,23\n50,0\n")
+    changes, decisions = replay(SPEC, read_series(path, SPEC))
+    assert changes == [(0, 0), (20, 1), (30, 4), (45, 5), (80, 0)]
+    held = series(tmp_path, "t,q\n0,23\n")  # a backlog that never drains: scale out, then stop
+    changes, _ = replay(SPEC, read_series(held, SPEC))
+    assert changes[-1][1] == 5  # and the replay ended on its own
+
+
 def test_keda_and_hpa_at_one_instant_give_one_row(tmp_path: Path) -> None:
     """Convention: KEDA first on ties; the row shows the count after both, the first row is the
     starting count."""
     spec = spec_of(trigger("q"), pollingInterval=15)
-    changes, decisions = replay(spec, read_series(series(tmp_path, "t,q\n0,23\n"), spec))
+    path = series(tmp_path, "t,q\n0,23\n")
+    changes, decisions = replay(spec, read_series(path, spec), duration=0)
     assert changes == [(0, 0), (0, 4)]
     assert [(d.before, d.replicas) for d in decisions] == [(0, 1), (1, 4)]
 
