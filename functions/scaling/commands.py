@@ -217,11 +217,11 @@ def sweep(args: argparse.Namespace) -> None:
         output.write_sweep(Path(args.out), report, [k for k, _ in axes])
     if args.json:
         print(json.dumps(report))
-        return
-    output.print_table(report, [k for k, _ in axes], slo.key)
-    if best is None:
-        print(f"no setting meets {slo}; no patch written")
     else:
+        output.print_table(report, [k for k, _ in axes], slo.key)
+    if best is None:  # scripts must be able to tell: exit 1, as for any work that failed
+        fail(f"no setting meets {slo}; no patch written", status=1)
+    if not args.json:
         settings = ", ".join(f"{k}={v}" for k, v in best.settings)
         print(f"cheapest meeting {slo}: {settings} ({best.summary['pod_seconds']} pod-seconds)")
         print(f"wrote {patch_path}")

@@ -57,18 +57,30 @@ def write_sweep(out: Path, report: dict[str, Any], keys: list[str]) -> None:
 
 
 def print_table(report: dict[str, Any], keys: list[str], wait_key: str) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"sweep: {wait_key} against the SLO")
+    console = Console()
+    terminal = console.is_terminal
+    if not terminal:
+        # A file or a pipe: rich would fit the table to 80 columns and cut the headers. Plain
+        # columns, full width, as a script or a diff wants them.
+        console = Console(width=10_000, no_color=True, highlight=False)
+    table = Table(
+        title=f"sweep: {wait_key} against the SLO" if terminal else None,
+        box=box.HEAVY_HEAD if terminal else None,
+        show_edge=terminal,
+        pad_edge=terminal,
+    )
     columns = [*keys, "pod_seconds", wait_key, "max_replicas", "time_to_first_worker_s", "meets"]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     best = report["recommended"]
     for cell in report["cells"]:
         values = [*(cell["settings"][k] for k in keys)]
         values += [cell["pod_seconds"], cell[wait_key], cell["max_replicas"]]
         values += [cell["time_to_first_worker_s"], "yes" if cell["meets_slo"] else "no"]
-        style = "bold green" if cell["settings"] == best else None
+        style = "bold green" if cell["settings"] == best and terminal else None
         table.add_row(*(str(v) for v in values), style=style)
-    Console().print(table)
+    console.print(table)

@@ -150,8 +150,29 @@ def test_sweep_table_on_stdout(tmp_path: Path) -> None:
         str(tmp_path / "p.yaml"),
     )
     assert result.returncode == 0, result.stderr
-    assert "cooldownPeriod" in result.stdout and "cheapest meeting" in result.stdout
+    assert "cheapest meeting" in result.stdout
     assert (tmp_path / "p.yaml").exists()
+    # Not a terminal: every header whole, however wide the table, and no box drawing.
+    header = result.stdout.splitlines()[0].split()
+    assert header == [
+        "cooldownPeriod", "pod_seconds", "queue_wait_p95_s", "max_replicas",
+        "time_to_first_worker_s", "meets",
+    ]  # fmt: skip
+    assert "┃" not in result.stdout and "…" not in result.stdout
+
+
+def test_sweep_exits_1_when_no_setting_meets_the_slo(tmp_path: Path) -> None:
+    result = spillway(
+        "sweep", "--scaledobject", SCALEDOBJECT, "--profile", "steady", "--rate", "2",
+        "--duration", "120", "--no-api", "--grid", "cooldownPeriod=30,120",
+        "--slo", "p95=0.001s", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        "spillway: error: no setting meets p95 queue wait <= 0.001 s; no patch written\n"
+    )
+    assert result.stdout.count(" no\n") == 2  # the table still shows every cell
+    assert not (tmp_path / "scaledobject-patch.yaml").exists()
 
 
 RUN = ["run", "--scaledobject", SCALEDOBJECT]
