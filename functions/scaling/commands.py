@@ -189,7 +189,8 @@ def run(args: argparse.Namespace) -> None:
     for key, value in result.summary.items():
         print(f"{key:24} {value}")
     if args.out:
-        print(f"wrote {args.out}/timeline.csv, decisions.csv, summary.json, timeline.png")
+        out = Path(args.out)  # `--out dir/` must not print dir//timeline.csv
+        print(f"wrote {out / 'timeline.csv'}, decisions.csv, summary.json, timeline.png")
 
 
 @_one_line

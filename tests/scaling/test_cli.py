@@ -175,6 +175,14 @@ def test_sweep_exits_1_when_no_setting_meets_the_slo(tmp_path: Path) -> None:
     assert not (tmp_path / "scaledobject-patch.yaml").exists()
 
 
+def test_run_names_its_files_once_whatever_the_out_path(tmp_path: Path) -> None:
+    out = f"{tmp_path}/sim/"
+    result = spillway("run", "--scaledobject", SCALEDOBJECT, "--profile", "steady", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path}/sim/timeline.csv, decisions.csv" in result.stdout
+    assert "//" not in result.stdout
+
+
 RUN = ["run", "--scaledobject", SCALEDOBJECT]
 STEADY = [*RUN, "--profile", "steady"]
 
