@@ -35,11 +35,16 @@ def write_run(
     )
     buckets = timeseries(arrivals, requests, end)
     write_csv(out / "timeseries.csv", buckets)
+    lag = scale_out(samples, facts.pod_target)
     drawn = [
         charts.rates(buckets, out / "rates.png"),
         charts.queue(samples, out / "queue.png"),
-        charts.replicas(samples, out / "replicas.png", scale_out(samples, facts.pod_target)),
-        charts.latency(buckets, out / "latency.png"),
+        charts.replicas(
+            samples,
+            out / "replicas.png",
+            None if lag is None else (lag.backlog_over_target_t, lag.reached_t),
+        ),
+        charts.latency(arrivals, out / "latency.png"),
     ]
     comparison = None
     if config.compare_sim:
