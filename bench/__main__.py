@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             "submit": submit.Config(rounds=4, duration=8, warmup=2),
             "capacity": capacity.Config(),
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
-            "worker": worker.Config(rounds=5, messages=2000),
+            "worker": worker.Config(rounds=5, messages=3000),
             "e2e": e2e.Config(runs=5, invocations=50),
             "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),

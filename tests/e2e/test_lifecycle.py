@@ -10,6 +10,8 @@ import httpx
 import pytest
 import redis
 
+from functions import keys
+from functions.registry import DEFAULT_QUEUE
 from tests.support.ledger import read_counter
 from tests.support.processes import Proc
 
@@ -86,6 +88,7 @@ def test_retryable_errors_are_retried_with_backoff_then_succeed(
     deadline = time.monotonic() + 20
     while (current := state(api, invocation_id))["status"] not in {"succeeded", "failed"}:
         seen.add(current["status"])
+        _retry_waits_in_redis(shared_client, invocation_id)
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert current["status"] == "succeeded", current
@@ -94,6 +97,21 @@ def test_retryable_errors_are_retried_with_backoff_then_succeed(
     assert current["error"] is None
     assert "retrying" in seen
     assert read_counter(shared_client, counter_key) == 3
+
+
+def _retry_waits_in_redis(client: redis.Redis, invocation_id: str) -> None:
+    """A retry waiting out its backoff is in the scheduled set (or, once due, back in the
+    queue), never in flight in a worker's memory (functions/worker/lua/retry.lua)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.hget(keys.record_key("", invocation_id), "status")
+    pipe.zrange(keys.scheduled_key(""), 0, -1)
+    pipe.lrange(keys.queue_key("", DEFAULT_QUEUE), 0, -1)
+    pipe.hkeys(keys.unacked_key(""))
+    status, scheduled, queued, in_flight = pipe.execute()
+    if status == b"retrying":
+        mine = invocation_id.encode()
+        waiting = [m for m in [*scheduled, *queued] if mine in m]
+        assert len(waiting) == 1 and not [t for t in in_flight if t.startswith(mine)]
 
 
 def test_retries_stop_after_the_last_attempt_with_the_error_recorded(
