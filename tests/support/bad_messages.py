@@ -45,9 +45,7 @@ def catalog(spec: FunctionSpec, queue: str, max_body_bytes: int) -> list[BadMess
         BadMessage("not an object", "[1, 2, 3]", "malformed", "object", None),
     ]
 
-    def broken(
-        kind: str, change: Callable[[dict[str, Any]], None], reason: str, says: str
-    ) -> None:
+    def broken(kind: str, change: Callable[[dict[str, Any]], None], reason: str, says: str) -> None:
         invocation_id, message = _envelope(spec, queue)
         change(message)
         has_id = isinstance(message.get("headers"), dict)
