@@ -27,9 +27,10 @@ class BatchAccepted(BaseModel):
 class HistoryEvent(BaseModel):
     """Something that happened to an invocation besides a plain attempt."""
 
-    event: str  # worker_lost, released, unrecorded, held_back, ...
+    event: str  # worker_lost, released, unrecorded, held_back, replayed, ...
     at: str | None
     worker: str | None = None
+    detail: Any = None  # held_back: the task name; replayed: the error it had, and more
 
 
 class Invocation(BaseModel):
