@@ -21,7 +21,7 @@ from functions.deadletters.errors import (
 from functions.deadletters.store import DeadLetters, Filters, decode_cursor, encode_cursor
 from functions.registry import FunctionSpec, Registry
 from functions.worker.inflight import Inflight
-from tests.deadletters.conftest import WORKER
+from tests.support.dead_letters import WORKER
 from tests.worker.conftest import echo_spec
 from tests.worker.test_inflight import QUEUE, fetch
 from tests.worker.test_inflight import record as _record
@@ -124,7 +124,7 @@ async def test_show_finds_an_entry_in_any_queue(
 
 
 async def test_replay_queues_the_same_invocation_as_a_new_attempt(
-    store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis, inflight: Inflight
+    store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis, dl_inflight: Inflight
 ) -> None:
     idem = "spillway:idem:echo:key-1"
     redis_client.hset(idem, mapping={"value": "x", "pending": 1, "ttl": 100})
@@ -152,7 +152,7 @@ async def test_replay_queues_the_same_invocation_as_a_new_attempt(
     }
     assert redis_client.get(f"spillway:dlq:{QUEUE}:bytes") == b"0"
     # The original message is back on the queue, and a worker takes it as attempt 2.
-    kind, _, _, _, attempts, *_ = fetch(inflight, WORKER)
+    kind, _, _, _, attempts, *_ = fetch(dl_inflight, WORKER)
     assert (kind, attempts) == ("ok", "2")
 
     with pytest.raises(NotFound):
@@ -193,13 +193,13 @@ async def test_replay_is_refused_unless_the_record_is_failed_and_points_here(
 
 
 async def test_replay_with_a_corrected_payload_builds_a_new_message(
-    store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis, inflight: Inflight
+    store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis, dl_inflight: Inflight
 ) -> None:
     registry = Registry()
     registry.add(echo_spec)
     invocation_id = fail(body='{"n": 1}')
     assert await store.replay(invocation_id, payload={"n": 2}, registry=registry) == invocation_id
-    kind, _, _, raw, *_ = fetch(inflight, WORKER)
+    kind, _, _, raw, *_ = fetch(dl_inflight, WORKER)
     message = json.loads(raw)
     assert kind == "ok" and message["headers"]["id"] == invocation_id
     assert json.loads(base64.b64decode(message["body"]))[0] == [{"n": 2}]
