@@ -91,7 +91,12 @@ class DeadLetterFailure(BaseModel):
 
     type: str | None = None
     message: str | None = None
-    traceback: list[str] | None = None  # file:line in function, per frame (GET one only)
+
+
+class DeadLetterFailureDetail(DeadLetterFailure):
+    """The error, and where it was raised: file:line in function, per frame (no values)."""
+
+    traceback: list[str] | None = None
 
 
 class DeadLetterSummary(BaseModel):
@@ -119,6 +124,7 @@ class DeadLetterPage(BaseModel):
 class DeadLetter(DeadLetterSummary):
     """A whole dead letter: the message as it was on the queue, and where it failed last."""
 
+    error: DeadLetterFailureDetail = DeadLetterFailureDetail()
     message: str
     tenant: str | None = None
     worker: str | None = None

@@ -171,6 +171,23 @@ def summary(raw: Any) -> dict[str, Any]:
     }
 
 
+def entry(raw: Any) -> dict[str, Any]:
+    """A whole entry, in a stable shape: the summary plus the message, where it failed last and
+    the traceback."""
+    info = json.loads(_text(raw))
+    whole = summary(raw)
+    error = info.get("error") if isinstance(info.get("error"), dict) else {}
+    whole["error"]["traceback"] = error.get("traceback") or None
+    whole.update(
+        message=info.get("message", ""),
+        tenant=info.get("tenant"),
+        worker=info.get("worker"),
+        truncated=bool(info.get("truncated")),
+        message_bytes=info.get("message_bytes"),
+    )
+    return whole
+
+
 class DeadLetters:
     """The store of one deployment (SPILLWAY_KEY_PREFIX); every queue of every pool."""
 
@@ -211,14 +228,7 @@ class DeadLetters:
             raise Ambiguous(
                 f"dead letter {entry_id!r} is in queues {', '.join(queues)}: name one", queues
             )
-        entry: dict[str, Any] = json.loads(_text(found[1]))
-        entry.update(
-            {
-                "first_failed_at": iso_time(entry.get("first_failed_at")),
-                "last_failed_at": iso_time(entry.get("last_failed_at")),
-            }
-        )
-        return entry
+        return entry(found[1])
 
     async def replay(
         self,
