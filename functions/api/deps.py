@@ -65,11 +65,13 @@ class _SubmitterScripts:
         return await self.submitter.run_lua(script.source, args)
 
 
+def dead_letter_store(submitter: Submitter, actor: str = "api") -> DeadLetters:
+    """The dead-letter store on the submitter's Redis (also read by /metrics, without admin)."""
+    return DeadLetters(_SubmitterScripts(submitter), submitter.settings.KEY_PREFIX, actor=actor)
+
+
 async def get_dead_letters(request: Request, admin: AdminAccess) -> DeadLetters:
-    submitter: Submitter = request.app.state.submitter
-    return DeadLetters(
-        _SubmitterScripts(submitter), submitter.settings.KEY_PREFIX, actor=admin.name
-    )
+    return dead_letter_store(request.app.state.submitter, admin.name)
 
 
 DeadLettersDep = Annotated[DeadLetters, Depends(get_dead_letters)]

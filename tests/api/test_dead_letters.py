@@ -11,6 +11,7 @@ from typing import get_args
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from functions.api.deps import Admin, require_admin
 from functions.api.main import app
@@ -189,3 +190,34 @@ async def test_redis_down_is_the_503_problem(
 
 def test_the_reasons_are_the_stores() -> None:
     assert get_args(DeadLetterReason) == REASONS
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("spillway_dead_letter")
+    }
+
+
+async def test_metrics_come_from_the_counts_in_redis(
+    client: httpx.AsyncClient, fail: Callable[..., str], junk: Callable[[str], str]
+) -> None:
+    failed = [fail() for _ in range(3)]
+    junk("junk")
+    await client.post(f"/v1/dead-letters/{failed[0]}/replay")
+    samples = _samples((await client.get("/metrics")).text)
+    held = "spillway_dead_letters"
+    assert (
+        samples[(held, (("function", "echo"), ("queue", QUEUE), ("reason", "retries_exhausted")))]
+        == 2
+    )
+    assert (
+        samples[(held, (("function", "(unknown)"), ("queue", QUEUE), ("reason", "malformed")))] == 1
+    )
+    filed = "spillway_dead_lettered_total"
+    assert samples[(filed, (("queue", QUEUE), ("reason", "retries_exhausted")))] == 3
+    assert samples[(filed, (("queue", QUEUE), ("reason", "malformed")))] == 1
+    assert samples[("spillway_dead_letters_shed_total", (("queue", QUEUE),))] == 0
+    assert samples[("spillway_dead_letter_bytes", (("queue", QUEUE),))] > 0

@@ -330,7 +330,11 @@ def test_knative_timeouts_cover_long_polls(apis: list[Pod]) -> None:
         assert spec["timeoutSeconds"] > spec["responseStartTimeoutSeconds"], pod.where
 
 
-_METRIC_DEFINITION = re.compile(r"(Counter|Gauge|Histogram|Summary)\(\s*\"(spillway_\w+)\"")
+# prometheus_client's metrics, and the families a custom collector yields (CounterMetricFamily
+# names its samples <name>_total as Counter does).
+_METRIC_DEFINITION = re.compile(
+    r"(Counter|Gauge|Histogram|Summary)(?:MetricFamily)?\(\s*\"(spillway_\w+)\""
+)
 
 
 def _defined_metrics() -> set[str]:
