@@ -363,4 +363,5 @@ def test_dashboard_queries_exist_in_the_code() -> None:
             for metric in re.findall(r"\bspillway_\w+", target["expr"]):
                 assert metric in defined, f"{panel['title']}: {metric} is not exported"
     required = {"Queue depth", "In flight", "Replicas", "Submit rate", "Queue wait", "Error rate"}
+    required |= {"Dead letters", "Lost-worker recoveries"}
     assert required <= titles
