@@ -11,6 +11,7 @@ import redis
 from pydantic import BaseModel
 
 from functions.deadletters import store as store_module
+from functions.deadletters.connection import Connection
 from functions.deadletters.errors import (
     Ambiguous,
     InvalidCursor,
@@ -20,10 +21,11 @@ from functions.deadletters.errors import (
 )
 from functions.deadletters.store import DeadLetters, Filters, decode_cursor, encode_cursor
 from functions.registry import FunctionSpec, Registry
-from functions.worker.inflight import Inflight
+from functions.worker.inflight import Inflight, PoolKeys
 from tests.support.dead_letters import WORKER
+from tests.support.processes import redis_server_or_skip
 from tests.worker.conftest import echo_spec
-from tests.worker.test_inflight import QUEUE, fetch
+from tests.worker.test_inflight import QUEUE, fetch, submit
 from tests.worker.test_inflight import record as _record
 
 pytestmark = pytest.mark.anyio
@@ -266,3 +268,31 @@ async def test_stats_come_from_the_counts_in_redis(
     assert stats.held == {(QUEUE, "echo", "retries_exhausted"): 3, (QUEUE, "", "malformed"): 1}
     assert stats.totals == {(QUEUE, "retries_exhausted"): 4, (QUEUE, "malformed"): 1}
     assert stats.bytes[QUEUE] > 0 and stats.shed == {}
+
+
+async def test_an_operator_can_replay_and_purge_in_a_full_redis() -> None:
+    """Redis refuses a script's first write when it may grow memory, and only the first
+    (redis 7.0.15 src/script.c, scriptVerifyOOM; 6.2 src/scripting.c, lua_write_dirty): replay
+    and delete start by removing the entry, so a Redis at its maxmemory can still be emptied."""
+    server = redis_server_or_skip("needs redis-server to fill one up")
+    client = redis.Redis.from_url(server.url)
+    connection = Connection(server.url)
+    try:
+        inflight = Inflight(client, PoolKeys.of("", ""), record_ttl=60, dead_letter_max=100)
+        inflight.acquire(WORKER, 30, [echo_spec.task_name])
+        ids = []
+        for _ in range(3):
+            ids.append(submit(client))
+            tag = fetch(inflight, WORKER)[1]
+            inflight.finish(WORKER, tag, ids[-1], "failed", "error", "E: x", ("poison", "{}"))
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]))
+        with pytest.raises(redis.exceptions.ResponseError, match="maxmemory"):
+            client.set("filler", "x" * 100_000)
+        store = DeadLetters(connection, "")
+        assert await store.replay(ids[0]) == ids[0]
+        assert (await store.purge(Filters(reason="poison"))).deleted == 2
+    finally:
+        await connection.aclose()
+        client.close()
+        server.close()
