@@ -21,7 +21,7 @@ from functions.deadletters.errors import (
 )
 from functions.deadletters.store import DeadLetters, Filters, decode_cursor, encode_cursor
 from functions.registry import FunctionSpec, Registry
-from functions.worker.inflight import Inflight, PoolKeys
+from functions.worker.inflight import Inflight, PoolKeys, source
 from tests.support.dead_letters import WORKER
 from tests.support.processes import redis_server_or_skip
 from tests.worker.conftest import echo_spec
@@ -296,3 +296,24 @@ async def test_an_operator_can_replay_and_purge_in_a_full_redis() -> None:
         await connection.aclose()
         client.close()
         server.close()
+
+
+async def test_keys_follow_the_key_prefix(redis_client: redis.Redis, redis_url: str) -> None:
+    """SPILLWAY_KEY_PREFIX separates deployments sharing a database: each sees only its own."""
+    prefix = "blue:"
+    inflight = Inflight(redis_client, PoolKeys.of(prefix, ""), record_ttl=60, dead_letter_max=9)
+    inflight.acquire(WORKER, 30, [])
+    redis_client.lpush(f"{prefix}{QUEUE}", "junk")
+    script = redis_client.register_script(source("fetch"))
+    keys_, args = inflight.fetch_args(WORKER, [f"{prefix}{QUEUE}"], max_lost=3)
+    tag = script(keys=keys_, args=args)[1].decode()
+    inflight.quarantine(WORKER, tag, "malformed", "DecodeError", "not JSON")
+    assert redis_client.hlen(f"{prefix}spillway:dlq:{QUEUE}") == 1
+    connection = Connection(redis_url)
+    try:
+        blue = await DeadLetters(connection, prefix).list(Filters())
+        assert [item["queue"] for item in blue.items] == [QUEUE]
+        assert (await DeadLetters(connection, "").list(Filters())).items == []
+        assert (await DeadLetters(connection, prefix).stats()).held == {(QUEUE, "", "malformed"): 1}
+    finally:
+        await connection.aclose()
