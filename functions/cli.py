@@ -1,4 +1,4 @@
-"""`spillway`: run the API, a worker, or the whole system locally.
+"""`spillway`: run the API, a worker, or the whole system locally; operate dead letters.
 
 Imports stay inside the commands: `spillway api` must not pay for Celery's import (cold start),
 and `spillway worker` must set REMAP_SIGTERM before billiard is imported.
@@ -11,6 +11,7 @@ import os
 import tempfile
 
 from functions.cliargs import Parser, fail, port
+from functions.deadletters import cli as dlq_cli
 from functions.dev import cli as dev_cli
 from functions.errors import ConfigError
 from functions.loadtest import cli as loadtest_cli
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each command package registers its own command (cli.py: argparse only, so cheap).
     dev_cli.add_parser(sub)
+    dlq_cli.add_parser(sub)
     loadtest_cli.add_parser(sub)
     scaling_cli.add_parser(sub)
     return parser

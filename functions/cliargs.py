@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import math
 import sys
 from collections.abc import Callable
@@ -136,3 +137,17 @@ def positive_duration(text: str) -> float:
     if value <= 0:
         _reject(f"must be a positive duration, not {text}")
     return value
+
+
+def json_value(text: str) -> object:
+    """A JSON value, given inline (`{"n": 1}`) or read from a file (`@payload.json`)."""
+    if text.startswith("@"):
+        try:
+            with open(text[1:], encoding="utf-8") as file:
+                text = file.read()
+        except OSError as exc:
+            _reject(f"cannot read {text[1:]!r}: {exc.strerror}")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        _reject(f"not JSON ({exc})")

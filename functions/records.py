@@ -35,12 +35,13 @@ ATTEMPTS = "attempts"
 RESULT = "result"
 ERROR = "error"
 # Written by the worker's scripts (functions/worker/lua/): what happened besides plain attempts.
-HISTORY = "history"  # JSON list of {event, at, worker}: worker_lost, released, unrecorded, ...
+HISTORY = "history"  # JSON list of {event, at, worker, detail}: worker_lost, replayed, ...
 DEAD_LETTER = "dead_letter"  # "<queue>/<id>" of the dead letter a final failure filed
 
 
-def _iso(value: str | None) -> str | None:
-    if not value:
+def iso_time(value: str | float | None) -> str | None:
+    """A Unix time as written in Redis, as ISO 8601 in UTC ("...Z"); None for none."""
+    if value is None or value == "":
         return None
     return datetime.fromtimestamp(float(value), tz=UTC).isoformat().replace("+00:00", "Z")
 
@@ -59,16 +60,20 @@ def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict
         "result": json.loads(result) if result else None,
         "error": fields.get(ERROR) or None,
         "attempts": int(fields.get(ATTEMPTS, "0")),
-        "submitted_at": _iso(fields.get(SUBMITTED_AT)),
-        "started_at": _iso(fields.get(STARTED_AT)),
-        "finished_at": _iso(fields.get(FINISHED_AT)),
+        "submitted_at": iso_time(fields.get(SUBMITTED_AT)),
+        "started_at": iso_time(fields.get(STARTED_AT)),
+        "finished_at": iso_time(fields.get(FINISHED_AT)),
         "history": _history(fields.get(HISTORY)),
         "dead_letter": fields.get(DEAD_LETTER) or None,
     }
 
 
 def _history(raw: str | None) -> list[dict[str, Any]]:
-    """Events besides plain attempts, oldest first: why an attempt was cut short or repeated."""
+    """Events besides plain attempts, oldest first: why an attempt was cut short or repeated.
+
+    `detail` is what the event carries besides: a `held_back` event the task name, a `replayed`
+    one the error the invocation had, its dead-letter reason and who replayed it.
+    """
     if not raw:
         return []
     try:
@@ -78,8 +83,9 @@ def _history(raw: str | None) -> list[dict[str, Any]]:
     return [
         {
             "event": str(event.get("event", "")),
-            "at": _iso(str(event["at"])) if event.get("at") is not None else None,
+            "at": iso_time(str(event["at"])) if event.get("at") is not None else None,
             "worker": event.get("worker"),
+            "detail": event.get("detail"),
         }
         for event in events
         if isinstance(event, dict)

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     DEAD_LETTER_MAX: int = Field(
         default=10_000, gt=0, description="Dead letters kept per queue (the oldest are shed)."
     )
+    DEAD_LETTER_MAX_BYTES: int = Field(
+        default=33_554_432,
+        ge=65_536,
+        description="Bytes of dead letters kept per queue (the oldest are shed; a message over "
+        "half of it is stored cut short and cannot be replayed).",
+    )
     WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
     HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)
     HEARTBEAT_MAX_AGE: float = Field(

@@ -28,6 +28,8 @@ from functions import cliargs
         (cliargs.duration, "1.5m", 90.0),
         (cliargs.duration, "2h", 7200.0),
         (cliargs.positive_duration, "0.5s", 0.5),
+        (cliargs.json_value, '{"n": 1}', {"n": 1}),
+        (cliargs.json_value, "[]", []),
     ],
 )
 def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -> None:
@@ -54,6 +56,8 @@ def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -
         (cliargs.duration, "-1s", "must be a finite duration, zero or more, not -1s"),
         (cliargs.duration, "infs", "must be a finite duration, zero or more, not infs"),
         (cliargs.positive_duration, "0m", "must be a positive duration, not 0m"),
+        (cliargs.json_value, "{n: 1}", "not JSON (Expecting property name"),
+        (cliargs.json_value, "@/no/such/file.json", "cannot read '/no/such/file.json'"),
     ],
 )
 def test_refused_values_say_why(parse: Callable[[str], Any], text: str, message: str) -> None:
@@ -95,3 +99,9 @@ def test_deferred_imports_the_command_only_when_it_runs(
     command(args)
     assert sys.modules["late_command"].ran == [args]
     monkeypatch.delitem(sys.modules, "late_command")
+
+
+def test_json_value_reads_a_file_after_an_at(tmp_path: Path) -> None:
+    path = tmp_path / "payload.json"
+    path.write_text('{"n": 2}')
+    assert cliargs.json_value(f"@{path}") == {"n": 2}

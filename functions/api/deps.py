@@ -9,11 +9,14 @@ those hops cost more than the work they wrap (docs/benchmarks.md). Both read
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from functions.api.submit import Submitter
+from functions.deadletters.store import DeadLetters, Lua
 from functions.registry import Registry
 
 
@@ -29,3 +32,46 @@ async def get_registry(request: Request) -> Registry:
 
 SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """Who is operating: `name` goes into the history of records an operator changes."""
+
+    name: str
+
+
+async def require_admin() -> Admin:
+    """The `admin` scope every operator route (dead letters) depends on.
+
+    Today it allows every caller: API keys and their scopes arrive with the authentication
+    issue, which plugs in here (read the key, refuse without the admin scope with a 401/403
+    problem, return its name). Routes that take `AdminAccess` need no change then.
+    """
+    return Admin(name="api")
+
+
+AdminAccess = Annotated[Admin, Depends(require_admin)]
+
+
+class _SubmitterScripts:
+    """The dead-letter store's ScriptRunner: the API's Redis, under its deadline, so a Redis
+    that does not answer is the usual 503 problem (RedisUnavailable)."""
+
+    def __init__(self, submitter: Submitter) -> None:
+        self.submitter = submitter
+
+    async def run(self, script: Lua, args: Sequence[str | int | float]) -> Any:
+        return await self.submitter.run_lua(script.source, args)
+
+
+def dead_letter_store(submitter: Submitter, actor: str = "api") -> DeadLetters:
+    """The dead-letter store on the submitter's Redis (also read by /metrics, without admin)."""
+    return DeadLetters(_SubmitterScripts(submitter), submitter.settings.KEY_PREFIX, actor=actor)
+
+
+async def get_dead_letters(request: Request, admin: AdminAccess) -> DeadLetters:
+    return dead_letter_store(request.app.state.submitter, admin.name)
+
+
+DeadLettersDep = Annotated[DeadLetters, Depends(get_dead_letters)]

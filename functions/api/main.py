@@ -20,7 +20,7 @@ from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
-from functions.api.routes import catalog, docs, health, metrics, status, submissions
+from functions.api.routes import catalog, dead_letters, docs, health, metrics, status, submissions
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
 
@@ -73,6 +73,7 @@ app.include_router(catalog.router)
 app.include_router(health.router)
 app.include_router(metrics.router)
 app.include_router(docs.router)
+app.include_router(dead_letters.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)
 problems.install(app)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Generic, TypeVar
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from functions.deadletters.metrics import DeadLetterCollector
 
 SUBMITTED = Counter(
     "spillway_invocations_submitted_total", "Invocations accepted and enqueued.", ["function"]
@@ -36,6 +38,11 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+# spillway_dead_letters{queue,function,reason}, spillway_dead_lettered_total{queue,reason}, ...:
+# read from Redis at scrape time (routes/metrics.py).
+DEAD_LETTERS = DeadLetterCollector()
+REGISTRY.register(DEAD_LETTERS)
 
 M = TypeVar("M", bound=MetricWrapperBase)
 

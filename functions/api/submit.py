@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from functions import keys, records
@@ -197,6 +198,10 @@ class Submitter:
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.2)
 
+    async def run_lua(self, source: str, args: Sequence[Any]) -> Any:
+        """Run a script of another store (no keys: functions/deadletters) under the deadline."""
+        return await self.call(self.redis.run_script(_script(source), keys=[], args=list(args)))
+
 
 def _fingerprint(payloads_json: list[str]) -> str:
     digest = hashlib.blake2b(digest_size=16)
@@ -204,3 +209,8 @@ def _fingerprint(payloads_json: list[str]) -> str:
         digest.update(payload.encode())
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+@cache
+def _script(source: str) -> Script:
+    return Script(source)

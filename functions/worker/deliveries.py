@@ -65,6 +65,7 @@ class Deliveries:
             PoolKeys.of(settings.KEY_PREFIX, settings.POOL),
             record_ttl=settings.RESULT_TTL,
             dead_letter_max=settings.DEAD_LETTER_MAX,
+            dead_letter_max_bytes=settings.DEAD_LETTER_MAX_BYTES,
         )
         self.lease = Lease(self.inflight, settings.LEASE_TTL, sorted(self.tasks))
         # tag -> the worker id (lease) that took it: settling needs it, and a lease can change.

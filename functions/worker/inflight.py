@@ -76,12 +76,19 @@ class Inflight:
     """
 
     def __init__(
-        self, redis: Redis, pool: PoolKeys, *, record_ttl: int, dead_letter_max: int
+        self,
+        redis: Redis,
+        pool: PoolKeys,
+        *,
+        record_ttl: int,
+        dead_letter_max: int,
+        dead_letter_max_bytes: int = 0,
     ) -> None:
         self.redis = redis
         self.pool = pool
         self.record_ttl = record_ttl
         self.dead_letter_max = dead_letter_max
+        self.dead_letter_max_bytes = dead_letter_max_bytes  # 0: bounded by count only
         self._scripts: dict[str, Script] = {}
 
     def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
@@ -132,6 +139,7 @@ class Inflight:
                     reason,
                     error,
                     self.dead_letter_max,
+                    self.dead_letter_max_bytes,
                 ],
             )
         )
@@ -164,6 +172,7 @@ class Inflight:
                     task,
                     self.dead_letter_max,
                     self.record_ttl,
+                    self.dead_letter_max_bytes,
                 ],
             )
         )
@@ -191,6 +200,7 @@ class Inflight:
                     self.dead_letter_max,
                     self.record_ttl,
                     f"{error_type}: {message}",
+                    self.dead_letter_max_bytes,
                 ],
             )
         )

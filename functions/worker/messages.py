@@ -69,6 +69,12 @@ def check(
         and isinstance(decoded[1], dict)
     ):
         raise Invalid("malformed", "InvalidMessage", "body is not [args, kwargs, embed]")
+    args, kwargs = decoded[0], decoded[1]
+    # A Spillway task takes one argument, the payload (functions/worker/tasks.py). Celery would
+    # fail a call with other arguments before the task body could record anything, and the
+    # unrecorded ack would put the message back for ever (settle.lua).
+    if not (len(args) == 1 and not kwargs) and not (not args and list(kwargs) == ["payload"]):
+        raise Invalid("malformed", "InvalidMessage", "the task takes one argument, the payload")
     eta = _when(headers, "eta")
     expires = _when(headers, "expires")
     if expires is not None and expires <= (now or datetime.now(UTC)):

@@ -40,6 +40,7 @@ def inflight(settings: Settings) -> Inflight:
             PoolKeys.of(settings.KEY_PREFIX, settings.POOL),
             record_ttl=settings.RESULT_TTL,
             dead_letter_max=settings.DEAD_LETTER_MAX,
+            dead_letter_max_bytes=settings.DEAD_LETTER_MAX_BYTES,
         )
     return found
 

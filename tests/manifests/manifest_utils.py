@@ -22,6 +22,7 @@ from functions.scaling.manifests import KNATIVE_GROUP as KNATIVE_GROUP
 from functions.settings import Settings
 
 Doc = dict[str, Any]
+MONITORING_GROUP = "monitoring.coreos.com"  # the Prometheus Operator's CRDs
 
 REPO = Path(__file__).resolve().parents[2]
 # Every deployment a user applies with `kubectl apply -k .`, by the components enabled in the root

@@ -330,7 +330,11 @@ def test_knative_timeouts_cover_long_polls(apis: list[Pod]) -> None:
         assert spec["timeoutSeconds"] > spec["responseStartTimeoutSeconds"], pod.where
 
 
-_METRIC_DEFINITION = re.compile(r"(Counter|Gauge|Histogram|Summary)\(\s*\"(spillway_\w+)\"")
+# prometheus_client's metrics, and the families a custom collector yields (CounterMetricFamily
+# names its samples <name>_total as Counter does).
+_METRIC_DEFINITION = re.compile(
+    r"(Counter|Gauge|Histogram|Summary)(?:MetricFamily)?\(\s*\"(spillway_\w+)\""
+)
 
 
 def _defined_metrics() -> set[str]:
@@ -359,4 +363,5 @@ def test_dashboard_queries_exist_in_the_code() -> None:
             for metric in re.findall(r"\bspillway_\w+", target["expr"]):
                 assert metric in defined, f"{panel['title']}: {metric} is not exported"
     required = {"Queue depth", "In flight", "Replicas", "Submit rate", "Queue wait", "Error rate"}
+    required |= {"Dead letters", "Lost-worker recoveries"}
     assert required <= titles

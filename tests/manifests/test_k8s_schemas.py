@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 from cloudcoil.models.keda import v1alpha1 as keda
 from cloudcoil.models.knative_serving.serving import v1 as knative
+from cloudcoil.models.prometheus_operator import v1 as monitoring
 from pydantic import BaseModel, ValidationError
 
 from functions.scaling.formula import compile_formula
@@ -27,7 +28,9 @@ CRD_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     (mu.KEDA_GROUP, "ScaledJob"): keda.ScaledJob,
     (mu.KEDA_GROUP, "TriggerAuthentication"): keda.TriggerAuthentication,
     (mu.KNATIVE_GROUP, "Service"): knative.Service,
+    (mu.MONITORING_GROUP, "PrometheusRule"): monitoring.PrometheusRule,
 }
+CRD_GROUPS = {group for group, _ in CRD_MODELS}
 
 # KEDA's redis scaler (pkg/scalers/redis_scaler.go, redisMetadata and redisConnectionInfo):
 # fields read from trigger metadata, plus the `<field>FromEnv` form of those it also resolves
@@ -55,7 +58,7 @@ KNATIVE_AUTOSCALING_ANNOTATIONS = {
 
 
 def _core_docs(all_docs: list[tuple[str, mu.Doc]]) -> list[tuple[str, mu.Doc]]:
-    return [(k, d) for k, d in all_docs if mu.group(d) not in (mu.KEDA_GROUP, mu.KNATIVE_GROUP)]
+    return [(k, d) for k, d in all_docs if mu.group(d) not in CRD_GROUPS]
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
@@ -77,7 +80,7 @@ def _validate_crd(doc: mu.Doc) -> None:
 def test_crds_validate_with_unknown_fields_rejected(all_docs: list[tuple[str, mu.Doc]]) -> None:
     checked = set()
     for kustomization, doc in all_docs:
-        if mu.group(doc) in (mu.KEDA_GROUP, mu.KNATIVE_GROUP):
+        if mu.group(doc) in CRD_GROUPS:
             key = (mu.group(doc), doc["kind"])
             assert key in CRD_MODELS, f"{kustomization}: no model to check {mu.ident(doc)}"
             try:
@@ -85,7 +88,11 @@ def test_crds_validate_with_unknown_fields_rejected(all_docs: list[tuple[str, mu
             except ValidationError as exc:
                 pytest.fail(f"{kustomization}: {mu.ident(doc)}:\n{exc}")
             checked.add(key)
-    assert {(mu.KEDA_GROUP, "ScaledObject"), (mu.KNATIVE_GROUP, "Service")} <= checked
+    assert {
+        (mu.KEDA_GROUP, "ScaledObject"),
+        (mu.KNATIVE_GROUP, "Service"),
+        (mu.MONITORING_GROUP, "PrometheusRule"),
+    } <= checked
 
 
 @pytest.mark.parametrize(
@@ -94,13 +101,15 @@ def test_crds_validate_with_unknown_fields_rejected(all_docs: list[tuple[str, mu
         ("ScaledObject", ("spec", "advanced"), "scalingModifier"),
         ("ScaledObject", ("spec",), "coolDownPeriod"),
         ("Service", ("spec", "template", "spec"), "containerConcurency"),
+        ("PrometheusRule", ("spec", "groups", 0, "rules", 0), "expresion"),
     ],
 )
 def test_crd_check_catches_typos(
-    root: list[mu.Doc], kind: str, path: tuple[str, ...], typo: str
+    renders: dict[str, list[mu.Doc]], kind: str, path: tuple[str | int, ...], typo: str
 ) -> None:
-    doc = copy.deepcopy(next(d for d in root if d["kind"] == kind and mu.group(d) != ""))
-    node: dict[str, Any] = doc
+    docs = renders["monitoring"]
+    doc = copy.deepcopy(next(d for d in docs if d["kind"] == kind and mu.group(d) != ""))
+    node: Any = doc
     for key in path:
         node = node[key]
     node[typo] = node.get(typo, 1)

@@ -1,4 +1,4 @@
-"""Prometheus exposition, with queue depth and in-flight refreshed at scrape time."""
+"""Prometheus exposition, with queue depth, in-flight and dead letters refreshed at scrape time."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from functions.api.deps import SubmitterDep
-from functions.api.metrics import IN_FLIGHT, QUEUE_DEPTH
+from functions.api.deps import SubmitterDep, dead_letter_store
+from functions.api.metrics import DEAD_LETTERS, IN_FLIGHT, QUEUE_DEPTH
 from functions.api.resp import ReplyError
 from functions.api.submit import RedisUnavailable
 
@@ -24,4 +24,8 @@ async def metrics(submitter: SubmitterDep) -> Response:
         for queue, depth in backlog.queued.items():
             QUEUE_DEPTH.labels(queue).set(depth)
         IN_FLIGHT.set(backlog.in_flight)
+    try:
+        DEAD_LETTERS.update(await dead_letter_store(submitter).stats())
+    except (RedisUnavailable, ReplyError):
+        DEAD_LETTERS.update(None)  # no figures rather than stale ones
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

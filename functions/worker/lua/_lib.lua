@@ -7,7 +7,15 @@
 --   spillway:leases[:<pool>]       zset   worker -> lease deadline (Redis TIME, ms)
 --   spillway:scheduled[:<pool>]    zset   "<queue key>\n<message>" -> due time (ms): retries, hold-backs
 --   spillway:inv:<id>              hash   the invocation record (functions/records.py)
---   spillway:dlq:<queue>           hash   dead letter id -> JSON entry; ...:index zset by time
+--   spillway:dlq:<queue>           hash   dead letter id -> JSON entry (functions/deadletters/)
+--   spillway:dlq:<queue>:index     zset   dead letter id -> last failure time: shed oldest, list newest
+--   spillway:dlq:<queue>:summary   hash   dead letter id -> the entry without message and traceback
+--   spillway:dlq:<queue>:counts    hash   "<function>\t<reason>" -> entries held (metrics)
+--   spillway:dlq:<queue>:bytes     string bytes held by the entries and their summaries
+--   spillway:dlq:queues            set    queues that have had a dead letter
+--   spillway:dlq:totals            hash   "<queue>\t<reason>" -> messages ever dead-lettered
+--   spillway:dlq:shed              hash   queue -> entries shed to stay within the bounds
+-- (so a queue may not be named `queues`, `totals` or `shed`.)
 -- A delivery tag is "<invocation id>.<random>" (or "!<random>" when the message has no id), new
 -- for every delivery, so a late settle of an old delivery never touches a newer one.
 
@@ -66,33 +74,85 @@ local function queue_name(prefix, src)
   return name
 end
 
--- Files a message in its queue's dead-letter store, bounded by count (oldest shed first).
--- `id` is the invocation id when known, so a record can point at its dead letter and a second
--- failure of the same invocation replaces the first entry (keeping when it first failed).
-local function dead_letter(prefix, src, msg, id, fields, at, max_entries)
-  local queue = queue_name(prefix, src)
+local function dlq_keys(prefix, queue)
   local store = prefix .. 'spillway:dlq:' .. queue
-  local index = store .. ':index'
+  return store, store .. ':index', store .. ':summary', store .. ':counts', store .. ':bytes'
+end
+
+local function decoded(text)
+  local ok, value = pcall(cjson.decode, text or '')
+  if ok and type(value) == 'table' then return value end
+  return {}
+end
+
+-- Removes one dead letter and what accounts for it; returns its JSON entry, or nil if there was
+-- none. The first write frees memory (HDEL), so an operator can always make room.
+local function forget(prefix, queue, id)
+  local store, index, summary, counts, bytes = dlq_keys(prefix, queue)
+  local entry = redis.call('HGET', store, id)
+  if not entry then return nil end
+  redis.call('HDEL', store, id)
+  redis.call('ZREM', index, id)
+  local brief = redis.call('HGET', summary, id)
+  if brief then  -- entries filed before the summary existed were never counted
+    local info = decoded(brief)
+    redis.call('HDEL', summary, id)
+    redis.call('HINCRBY', counts, (info['function'] or '') .. '\t' .. (info.reason or ''), -1)
+    redis.call('DECRBY', bytes, #entry + #brief)
+  end
+  return entry
+end
+
+-- Files a message in its queue's dead-letter store, bounded by count and by bytes (oldest shed
+-- first, never the entry just filed; a message longer than half the byte bound is cut to it and
+-- marked truncated). `id` is the invocation id when known, so a record can point at its dead
+-- letter and a second failure of the same invocation replaces the first entry (keeping when it
+-- first failed). Counts by function and reason, bytes and totals are kept here, in Redis, so
+-- metrics are exact whichever process reads them. `max_bytes` 0: no byte bound.
+local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_bytes)
+  local queue = queue_name(prefix, src)
+  local store, index, summary, counts, bytes = dlq_keys(prefix, queue)
+  max_entries, max_bytes = tonumber(max_entries), tonumber(max_bytes or '0')
   local first = tonumber(at)
-  local old = redis.call('HGET', store, id)
-  if old then
-    local ok, prior = pcall(cjson.decode, old)
-    if ok and type(prior) == 'table' and prior.first_failed_at then first = prior.first_failed_at end
+  local prior = forget(prefix, queue, id)
+  if prior then first = decoded(prior).first_failed_at or first end
+  local keep = math.floor(max_bytes / 2)
+  if max_bytes > 0 and #msg > keep then
+    fields.truncated = true
+    fields.message_bytes = #msg
+    msg = string.sub(msg, 1, keep)
   end
   fields.id = id
   fields.queue = queue
   fields.message = msg
   fields.first_failed_at = first
   fields.last_failed_at = tonumber(at)
-  redis.call('HSET', store, id, cjson.encode(fields))
+  local error = fields.error or {}
+  local entry = cjson.encode(fields)
+  local brief = cjson.encode({
+    id = id, invocation_id = fields.invocation_id, ['function'] = fields['function'],
+    queue = queue, reason = fields.reason, error = {type = error.type, message = error.message},
+    attempts = fields.attempts, first_failed_at = first, last_failed_at = tonumber(at),
+    truncated = fields.truncated,
+  })
+  redis.call('HSET', store, id, entry)
+  redis.call('HSET', summary, id, brief)
   redis.call('ZADD', index, tonumber(at), id)
-  local over = redis.call('ZCARD', index) - tonumber(max_entries)
-  if over > 0 then
-    local shed = redis.call('ZRANGE', index, 0, over - 1)
-    for _, old_id in ipairs(shed) do redis.call('HDEL', store, old_id) end
-    redis.call('ZREMRANGEBYRANK', index, 0, over - 1)
-    redis.call('HINCRBY', prefix .. 'spillway:dlq:shed', queue, over)
+  redis.call('HINCRBY', counts, (fields['function'] or '') .. '\t' .. fields.reason, 1)
+  redis.call('INCRBY', bytes, #entry + #brief)
+  redis.call('SADD', prefix .. 'spillway:dlq:queues', queue)
+  redis.call('HINCRBY', prefix .. 'spillway:dlq:totals', queue .. '\t' .. fields.reason, 1)
+  local shed = 0
+  while true do
+    local held = redis.call('ZCARD', index)
+    local over_bytes = max_bytes > 0 and tonumber(redis.call('GET', bytes) or '0') > max_bytes
+    if held <= 1 or (held <= max_entries and not over_bytes) then break end
+    local oldest = redis.call('ZRANGE', index, 0, 1)
+    local victim = oldest[1] ~= id and oldest[1] or oldest[2]
+    if not forget(prefix, queue, victim) then redis.call('ZREM', index, victim) end
+    shed = shed + 1
   end
+  if shed > 0 then redis.call('HINCRBY', prefix .. 'spillway:dlq:shed', queue, shed) end
   return queue
 end
 

@@ -5,7 +5,7 @@
 -- KEYS[1] in-flight hash, KEYS[2] record. ARGV[1] prefix, ARGV[2] now, ARGV[3] worker,
 -- ARGV[4] tag, ARGV[5] succeeded|failed, ARGV[6] field (result|error), ARGV[7] value,
 -- ARGV[8] record ttl, ARGV[9] dead-letter reason ('' for none), ARGV[10] the error as JSON
--- for the dead letter, ARGV[11] dead-letter store bound.
+-- for the dead letter, ARGV[11] dead-letter store bound (entries), ARGV[12] its bound in bytes.
 -- Returns 1 recorded, 0 fenced off (not in flight any more), 2 already terminal.
 local prefix, at, worker, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local entry = redis.call('HGET', KEYS[1], tag)
@@ -24,7 +24,7 @@ if ARGV[9] ~= '' then
     reason = ARGV[9], invocation_id = id, ['function'] = info[1] or nil,
     attempts = tonumber(info[2] or '0'), tenant = info[3] or nil, worker = worker,
     error = cjson.decode(ARGV[10]),
-  }, at, ARGV[11])
+  }, at, ARGV[11], ARGV[12])
   redis.call('HSET', rk, 'dead_letter', queue .. '/' .. id)
 end
 redis.call('EXPIRE', rk, ARGV[8])

@@ -5,7 +5,8 @@
 -- for `limit` seconds it is dead-lettered (reason unknown_task) and the record fails.
 -- KEYS[1] in-flight hash, KEYS[2] scheduled set. ARGV[1] prefix, ARGV[2] now, ARGV[3] worker,
 -- ARGV[4] tag, ARGV[5] delay ms, ARGV[6] limit seconds, ARGV[7] task name,
--- ARGV[8] dead-letter store bound, ARGV[9] record ttl.
+-- ARGV[8] dead-letter store bound (entries), ARGV[9] record ttl, ARGV[10] the store's bound in
+-- bytes.
 -- Returns 0 fenced off, 1 held back, 2 dead-lettered.
 local prefix, at, worker, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local entry = redis.call('HGET', KEYS[1], tag)
@@ -31,6 +32,6 @@ local queue = dead_letter(prefix, src, msg, id, {
   reason = 'unknown_task', invocation_id = id, ['function'] = info[1] or ARGV[7],
   attempts = tonumber(info[2] or '0'), tenant = info[3] or nil, worker = worker,
   error = {type = 'NotRegistered', message = error},
-}, at, ARGV[8])
+}, at, ARGV[8], ARGV[10])
 fail_record(rk, at, error, queue .. '/' .. id, ARGV[9])
 return 2

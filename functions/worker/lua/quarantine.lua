@@ -4,7 +4,7 @@
 -- record fails and points at the dead letter.
 -- KEYS[1] in-flight hash. ARGV[1] prefix, ARGV[2] now, ARGV[3] worker, ARGV[4] tag,
 -- ARGV[5] reason, ARGV[6] error as JSON ({type, message}), ARGV[7] dead-letter store bound,
--- ARGV[8] record ttl, ARGV[9] the error line for the record.
+-- ARGV[8] record ttl, ARGV[9] the error line for the record, ARGV[10] the store's bound in bytes.
 -- Returns 0 fenced off, 1 dead-lettered.
 local prefix, at, worker, tag = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local entry = redis.call('HGET', KEYS[1], tag)
@@ -22,6 +22,6 @@ if rk then
   fields.attempts = tonumber(info[2] or '0')
   fields.tenant = info[3] or nil
 end
-local queue = dead_letter(prefix, src, msg, id, fields, at, ARGV[7])
+local queue = dead_letter(prefix, src, msg, id, fields, at, ARGV[7], ARGV[10])
 if rk then fail_record(rk, at, ARGV[9], queue .. '/' .. id, ARGV[8]) end
 return 1
