@@ -125,13 +125,25 @@ async def test_show_finds_an_entry_in_any_queue(
     assert ambiguous.value.queues == ["other", QUEUE]
 
 
+async def test_a_failed_record_lasts_as_long_as_its_dead_letter(
+    store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis
+) -> None:
+    kept, deleted = fail(), fail()
+    assert redis_client.ttl(f"spillway:inv:{kept}") == -1
+    await store.delete(deleted)
+    assert 0 < redis_client.ttl(f"spillway:inv:{deleted}") <= 60, "its own TTL starts"
+    assert redis_client.ttl(f"spillway:inv:{kept}") == -1
+
+
 async def test_replay_queues_the_same_invocation_as_a_new_attempt(
     store: DeadLetters, fail: Callable[..., str], redis_client: redis.Redis, dl_inflight: Inflight
 ) -> None:
     idem = "spillway:idem:echo:key-1"
     redis_client.hset(idem, mapping={"value": "x", "pending": 1, "ttl": 100})
     invocation_id = fail(idem=idem)
-    assert 0 < redis_client.ttl(idem) and 0 < redis_client.ttl(f"spillway:inv:{invocation_id}")
+    # The idempotency key expires as for any finished invocation; the record is kept while its
+    # dead letter exists (an operator may replay it long after its TTL).
+    assert 0 < redis_client.ttl(idem) and redis_client.ttl(f"spillway:inv:{invocation_id}") == -1
 
     assert await store.replay(invocation_id) == invocation_id
     record = _record(redis_client, invocation_id)

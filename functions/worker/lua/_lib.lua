@@ -100,6 +100,17 @@ local function forget(prefix, queue, id)
     redis.call('HINCRBY', counts, (info['function'] or '') .. '\t' .. (info.reason or ''), -1)
     redis.call('DECRBY', bytes, #entry + #brief)
   end
+  -- A failed record is kept while its dead letter exists (an operator may replay it days
+  -- later); once the entry is gone (deleted, purged, shed or replaced) the record's own TTL
+  -- starts. A replay makes the record unfinished again right after (replay.lua).
+  local invocation = decoded(entry).invocation_id
+  if type(invocation) == 'string' then
+    local rk = prefix .. 'spillway:inv:' .. invocation
+    local fields = redis.call('HMGET', rk, 'status', 'dead_letter', 'ttl')
+    if fields[1] == 'failed' and fields[2] == queue .. '/' .. id then
+      redis.call('EXPIRE', rk, tonumber(fields[3] or '86400'))
+    end
+  end
   return entry
 end
 
@@ -108,8 +119,10 @@ end
 -- marked truncated). `id` is the invocation id when known, so a record can point at its dead
 -- letter and a second failure of the same invocation replaces the first entry (keeping when it
 -- first failed). Counts by function and reason, bytes and totals are kept here, in Redis, so
--- metrics are exact whichever process reads them. `max_bytes` 0: no byte bound.
-local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_bytes)
+-- metrics are exact whichever process reads them. `max_bytes` 0: no byte bound. The record of
+-- a dead-lettered invocation points at its entry and does not expire while the entry exists;
+-- `record_ttl` is the TTL it gets once the entry is gone.
+local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_bytes, record_ttl)
   local queue = queue_name(prefix, src)
   local store, index, summary, counts, bytes = dlq_keys(prefix, queue)
   max_entries, max_bytes = tonumber(max_entries), tonumber(max_bytes or '0')
@@ -153,6 +166,16 @@ local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_by
     shed = shed + 1
   end
   if shed > 0 then redis.call('HINCRBY', prefix .. 'spillway:dlq:shed', queue, shed) end
+  if type(fields.invocation_id) == 'string' then
+    -- Kept while the dead letter exists: `forget` starts the record's TTL, kept here. A record
+    -- that finished otherwise (a stray copy of a succeeded invocation) is left alone.
+    local rk = prefix .. 'spillway:inv:' .. fields.invocation_id
+    local status = redis.call('HGET', rk, 'status')
+    if status ~= 'succeeded' and status ~= 'cancelled' then
+      redis.call('HSET', rk, 'ttl', record_ttl, 'dead_letter', queue .. '/' .. id)
+      redis.call('PERSIST', rk)
+    end
+  end
   return queue
 end
 
@@ -165,11 +188,9 @@ local function release_idempotency(rk)
   end
 end
 
--- Fails an unfinished record for good and points it at its dead letter.
-local function fail_record(rk, at, error, dead_letter_ref, ttl)
+-- Fails an unfinished record for good (its dead letter, filed first, keeps it: dead_letter()).
+local function fail_record(rk, at, error)
   if TERMINAL[redis.call('HGET', rk, 'status')] then return end
-  redis.call('HSET', rk, 'status', 'failed', 'error', error, 'finished_at', at,
-             'dead_letter', dead_letter_ref)
-  redis.call('EXPIRE', rk, ttl)
+  redis.call('HSET', rk, 'status', 'failed', 'error', error, 'finished_at', at)
   release_idempotency(rk)
 end

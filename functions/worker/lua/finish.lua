@@ -20,13 +20,13 @@ if ARGV[9] ~= '' then
   local src, msg = split(entry)
   local id = string.match(tag, '^(.+)%.[^.]+$')
   local info = redis.call('HMGET', rk, 'function', 'attempts', 'tenant')
-  local queue = dead_letter(prefix, src, msg, id, {
+  dead_letter(prefix, src, msg, id, {
     reason = ARGV[9], invocation_id = id, ['function'] = info[1] or nil,
     attempts = tonumber(info[2] or '0'), tenant = info[3] or nil, worker = worker,
     error = cjson.decode(ARGV[10]),
-  }, at, ARGV[11], ARGV[12])
-  redis.call('HSET', rk, 'dead_letter', queue .. '/' .. id)
+  }, at, ARGV[11], ARGV[12], ARGV[8])
+else
+  redis.call('EXPIRE', rk, ARGV[8])
 end
-redis.call('EXPIRE', rk, ARGV[8])
 release_idempotency(rk)
 return 1

@@ -28,10 +28,10 @@ local src, msg = split(entry)
 local id = string.match(tag, '^(.+)%.[^.]+$')
 local error = 'NotRegistered: no worker took task ' .. ARGV[7] .. ' within ' .. ARGV[6] .. ' s'
 local info = redis.call('HMGET', rk, 'function', 'attempts', 'tenant')
-local queue = dead_letter(prefix, src, msg, id, {
+dead_letter(prefix, src, msg, id, {
   reason = 'unknown_task', invocation_id = id, ['function'] = info[1] or ARGV[7],
   attempts = tonumber(info[2] or '0'), tenant = info[3] or nil, worker = worker,
   error = {type = 'NotRegistered', message = error},
-}, at, ARGV[8], ARGV[10])
-fail_record(rk, at, error, queue .. '/' .. id, ARGV[9])
+}, at, ARGV[8], ARGV[10], ARGV[9])
+fail_record(rk, at, error)
 return 2

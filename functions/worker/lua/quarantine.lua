@@ -22,6 +22,6 @@ if rk then
   fields.attempts = tonumber(info[2] or '0')
   fields.tenant = info[3] or nil
 end
-local queue = dead_letter(prefix, src, msg, id, fields, at, ARGV[7], ARGV[10])
-if rk then fail_record(rk, at, ARGV[9], queue .. '/' .. id, ARGV[8]) end
+dead_letter(prefix, src, msg, id, fields, at, ARGV[7], ARGV[10], ARGV[8])
+if rk then fail_record(rk, at, ARGV[9]) end
 return 1
