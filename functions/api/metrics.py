@@ -17,6 +17,12 @@ REJECTED = Counter(
     "Invocations refused, by reason (invalid, backlog, redis_unavailable, conflict, too_large).",
     ["function", "reason"],
 )
+OUTCOME_UNKNOWN = Counter(
+    "spillway_invocations_outcome_unknown_total",
+    "Invocations whose submit was sent to Redis but not answered: they may have been enqueued "
+    "(the producer got 503 outcome-unknown with their ids). Not counted as rejected.",
+    ["function"],
+)
 QUEUE_DEPTH = Gauge(
     "spillway_queue_depth", "Invocations waiting in the queue list, as last seen.", ["queue"]
 )

@@ -50,12 +50,29 @@ class Problem(Exception):
 
 
 def queue_unavailable(detail: str, retry_after: int) -> Problem:
-    """The 503 for a Redis that did not answer (any route; submits say nothing was enqueued)."""
+    """The 503 for a Redis that could not serve (any route; submits say nothing was enqueued)."""
     return Problem(
         503,
         detail,
         type_="urn:spillway:problem:queue-unavailable",
         headers={"Retry-After": str(retry_after)},
+    )
+
+
+def outcome_unknown(ids: list[str], retry_after: int) -> Problem:
+    """The 503 for a submit that was sent to Redis and never answered: it may have been enqueued.
+
+    The body names the ids it would have, so the producer can GET them once Redis answers
+    again instead of resubmitting blindly (which without an Idempotency-Key could run twice).
+    """
+    return Problem(
+        503,
+        "Redis did not answer after the submit was sent, so it may have been enqueued (a paused "
+        "Redis runs it when it resumes): GET each id after Retry-After; 404 means it was not "
+        "enqueued. Resubmitting with the same Idempotency-Key is safe",
+        type_="urn:spillway:problem:outcome-unknown",
+        headers={"Retry-After": str(retry_after)},
+        ids=ids,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from functions import keys, records
-from functions.api.resp import Client, ReplyError, Script
+from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
 from functions.settings import Settings
@@ -51,14 +51,23 @@ end
 return {1, depth + n, ''}
 """
 
-# OSError covers refused, reset and unreachable, an incomplete reply (resp.Connection.roundtrip
-# turns it into ConnectionResetError) and the deadline (asyncio.timeout raises TimeoutError, an
-# OSError subclass); LimitOverrunError is a reply line longer than the stream's buffer limit.
+# The RESP client raises NotSent or Unanswered (OSError subclasses) for every I/O failure and
+# for the deadline; LimitOverrunError is a reply line longer than the stream's buffer limit.
 REDIS_ERRORS = (OSError, asyncio.LimitOverrunError)
 
 
 class RedisUnavailable(Exception):
-    """Redis did not answer within the deadline."""
+    """Redis could not serve the request: unreachable, silent past the deadline, or refusing
+    (out of memory, loading, read-only...). For a submit: nothing was enqueued."""
+
+
+class OutcomeUnknown(Exception):
+    """A submit went out to Redis and no reply came within the deadline: its script may have run,
+    or may still run when a paused Redis resumes. `ids` are the ids it would have created."""
+
+    def __init__(self, detail: str, ids: list[str]) -> None:
+        super().__init__(detail)
+        self.ids = ids
 
 
 class BacklogFull(Exception):
@@ -94,10 +103,10 @@ class Submitter:
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
     async def call(self, awaitable: Awaitable[T]) -> T:
-        """Await a Redis operation under the API's deadline; failures become RedisUnavailable."""
+        """Await a read from Redis (the client applies the deadline); failures of any kind
+        become RedisUnavailable, as a read that was lost changed nothing."""
         try:
-            async with asyncio.timeout(self.settings.REDIS_TIMEOUT):
-                return await awaitable
+            return await awaitable
         except REDIS_ERRORS as exc:
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
         except ReplyError as exc:
@@ -124,25 +133,35 @@ class Submitter:
             fingerprint = _fingerprint(payloads_json)
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
-        result: list[Any] = await self.call(
-            self.redis.run_script(
-                self._script,
-                keys=[
-                    keys.queue_key(prefix, spec.queue),
-                    idem_key,
-                    *(keys.record_key(prefix, i) for i in ids),
-                ],
-                args=[
-                    max_backlog,
-                    idem_value,
-                    self.settings.IDEMPOTENCY_TTL,
-                    "",
-                    spec.name,
-                    f"{time.time():.6f}",
-                    *messages,
-                ],
+        try:
+            result: list[Any] = await self.call(
+                self.redis.run_script(
+                    self._script,
+                    keys=[
+                        keys.queue_key(prefix, spec.queue),
+                        idem_key,
+                        *(keys.record_key(prefix, i) for i in ids),
+                    ],
+                    args=[
+                        max_backlog,
+                        idem_value,
+                        self.settings.IDEMPOTENCY_TTL,
+                        "",
+                        spec.name,
+                        f"{time.time():.6f}",
+                        *messages,
+                    ],
+                    timeout=self.settings.REDIS_TIMEOUT,
+                )
             )
-        )
+        except RedisUnavailable as exc:
+            # Only a script that left this process can have run. One that Redis refused
+            # (OOM, MISCONF, NOREPLICAS, READONLY) wrote nothing: Redis checks a script's first
+            # write, and this script reads before it writes (redis 7.0 src/script.c
+            # scriptVerifyWriteCommandAllow, scriptVerifyOOM; 6.2 src/scripting.c).
+            if isinstance(exc.__cause__, Unanswered):
+                raise OutcomeUnknown(str(exc), ids) from exc.__cause__
+            raise
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
             raise BacklogFull(depth, max_backlog)
@@ -156,7 +175,7 @@ class Submitter:
 
     async def ping(self) -> None:
         """Return when Redis answers a PING within the deadline; else RedisUnavailable."""
-        await self.call(self.redis.execute("PING"))
+        await self.call(self.redis.execute("PING", timeout=self.settings.REDIS_TIMEOUT))
 
     async def backlog(self) -> Backlog:
         """Every queue's length and the in-flight count, in one round trip. RedisUnavailable
@@ -165,7 +184,9 @@ class Submitter:
         queues = self.registry.queues()
         commands = [("LLEN", keys.queue_key(prefix, queue)) for queue in queues]
         commands.append(("HLEN", keys.unacked_key(prefix)))
-        values: list[Any] = await self.call(self.redis.pipeline(commands))
+        values: list[Any] = await self.call(
+            self.redis.pipeline(commands, timeout=self.settings.REDIS_TIMEOUT)
+        )
         for value in values:
             if not isinstance(value, int):
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
@@ -173,7 +194,11 @@ class Submitter:
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(
-            self.redis.execute("HGETALL", keys.record_key(self.settings.KEY_PREFIX, invocation_id))
+            self.redis.execute(
+                "HGETALL",
+                keys.record_key(self.settings.KEY_PREFIX, invocation_id),
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
         )
         if not flat:
             return None

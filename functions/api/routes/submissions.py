@@ -22,11 +22,12 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from functions.api import metrics
-from functions.api.problems import Problem, queue_unavailable, validation_errors
+from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
     Accepted,
     BacklogFull,
     IdempotencyConflict,
+    OutcomeUnknown,
     RedisUnavailable,
     Submitter,
 )
@@ -118,6 +119,9 @@ async def _enqueue(
     settings = submitter.settings
     try:
         accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+    except OutcomeUnknown as exc:
+        metrics.OUTCOME_UNKNOWN.labels(spec.name).inc(len(payloads))
+        raise outcome_unknown(exc.ids, settings.RETRY_AFTER) from exc
     except RedisUnavailable as exc:
         metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
         raise queue_unavailable(
