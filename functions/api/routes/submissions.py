@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from functions.api import metrics
+from functions.api.finite import NonFinite, refuse_non_finite
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
     Accepted,
@@ -113,6 +114,22 @@ def _wait(request: Request, settings: Settings) -> float | None:
     return wait
 
 
+async def _body(request: Request, spec: FunctionSpec) -> bytes:
+    """The request body, refused (422) if it holds a number JSON cannot carry."""
+    body = await request.body()
+    try:
+        refuse_non_finite(body)
+    except NonFinite as exc:
+        metrics.REJECTED.labels(spec.name, "invalid").inc()
+        raise Problem(
+            422,
+            f"invalid JSON for {spec.name!r}: {exc}",
+            type_="urn:spillway:problem:invalid-input",
+            errors=[{"path": "", "message": str(exc), "type": "json_invalid"}],
+        ) from exc
+    return body
+
+
 async def _enqueue(
     submitter: Submitter, spec: FunctionSpec, payloads: list[str], idempotency_key: str | None
 ) -> Accepted:
@@ -155,7 +172,7 @@ async def invoke(request: Request) -> Response:
     settings = submitter.settings
     wait = _wait(request, settings)
     try:
-        payload = spec.input_model.model_validate_json(await request.body())
+        payload = spec.input_model.model_validate_json(await _body(request, spec))
     except ValidationError as exc:
         metrics.REJECTED.labels(spec.name, "invalid").inc()
         raise Problem(
@@ -196,7 +213,7 @@ async def invoke_batch(request: Request) -> Response:
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
     try:
-        batch = BatchBody.model_validate_json(await request.body())
+        batch = BatchBody.model_validate_json(await _body(request, spec))
     except ValidationError as exc:
         raise Problem(
             422,
