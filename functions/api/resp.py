@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -32,8 +33,22 @@ from urllib.parse import unquote, urlsplit
 
 Reply = Any
 
-# Server replies that mean "cannot serve right now", not "your command is wrong".
-_TRANSIENT = ("OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+# Error codes that mean "cannot serve right now", not "your command is wrong": memory full,
+# loading, a script running too long, a replica or a master that lost its link, a persistence
+# failure (MISCONF: stop-writes-on-bgsave-error, or an AOF write error), too few replicas for
+# min-replicas-to-write (NOREPLICAS), and a cluster moving slots.
+_UNAVAILABLE = frozenset(
+    {"OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "MISCONF",
+     "NOREPLICAS"}
+)  # fmt: skip
+# Redis sends this as a plain ERR to a connection it accepts over `maxclients`, then closes it,
+# before reading any command (7.0.15 src/networking.c, acceptCommonHandler).
+_TOO_MANY_CLIENTS = "ERR max number of clients reached"
+# Redis 6.2 wraps the error of a command called from a script as "ERR Error running script
+# (call to f_<sha>): @user_script:<line>: @user_script: <line>: -<CODE> <message>"; 7.0 passes
+# "<CODE> <message> script: ..." through (6.2.14 src/scripting.c, evalGenericCommand; 7.0.15
+# src/script_lua.c, luaCallFunction).
+_SCRIPT_ERROR = re.compile(r"^ERR Error running script .*?: -([A-Z]+) ")
 
 
 class NotSent(ConnectionError):
@@ -48,8 +63,16 @@ class ReplyError(Exception):
     """An error reply from Redis."""
 
     @property
+    def code(self) -> str:
+        """The error code (the reply's first word), looking inside a 6.2 script error."""
+        text = str(self)
+        wrapped = _SCRIPT_ERROR.match(text)
+        return wrapped.group(1) if wrapped else text.split(" ", 1)[0]
+
+    @property
     def transient(self) -> bool:
-        return str(self).startswith(_TRANSIENT)
+        """Redis cannot serve now (and did not run the command); the same call may work later."""
+        return self.code in _UNAVAILABLE or str(self).startswith(_TOO_MANY_CLIENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +192,10 @@ class Client:
                 )
             if a.db:
                 setup.append(("SELECT", a.db))
-            if not setup:
-                return conn
+            # One round trip before the connection is used: a server over `maxclients` answers
+            # its first reply with an error and closes, and a command written after that close
+            # would be reset unanswered (outcome unknown) although Redis never read it.
+            setup = setup or [("PING",)]
             try:
                 replies = await conn.roundtrip(setup)
             except BaseException:

@@ -173,9 +173,16 @@ class Submitter:
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
         return Accepted(ids=ids, depth=depth)
 
-    async def ping(self) -> None:
-        """Return when Redis answers a PING within the deadline; else RedisUnavailable."""
-        await self.call(self.redis.execute("PING", timeout=self.settings.REDIS_TIMEOUT))
+    async def probe(self) -> None:
+        """Return when Redis would take a submit now; else RedisUnavailable, saying why.
+
+        A PING would pass while Redis refuses writes (NOREPLICAS, READONLY, and MISCONF on 6.2
+        replicas), so this sends a write that changes nothing: DEL of a key that never exists.
+        DEL is refused for the same reasons a submit is, except memory (it may free), which the
+        admission sample reports; deleting nothing is not propagated to the AOF or replicas.
+        """
+        key = keys.probe_key(self.settings.KEY_PREFIX)
+        await self.call(self.redis.execute("DEL", key, timeout=self.settings.REDIS_TIMEOUT))
 
     async def backlog(self) -> Backlog:
         """Every queue's length and the in-flight count, in one round trip. RedisUnavailable

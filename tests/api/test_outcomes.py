@@ -7,6 +7,7 @@ is "outcome unknown" with the ids, and the ids are what the producer finds after
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -44,7 +45,10 @@ async def test_a_submit_sent_to_a_paused_redis_is_outcome_unknown_with_its_ids(
     client: httpx.AsyncClient, use_settings: Callable[..., Settings], own_redis: RedisServer
 ) -> None:
     use_settings(REDIS_URL=own_redis.url, REDIS_TIMEOUT=0.2, RETRY_AFTER=4)
-    assert (await client.post(SINGLE, json={"warm": 1})).status_code == 202  # a pooled connection
+    # Two pooled connections, so both submits below go straight out (a new connection would
+    # first wait for PING's reply, and time out before the submit is written: not sent).
+    warm = await asyncio.gather(*(client.post(SINGLE, json={"warm": n}) for n in range(2)))
+    assert [r.status_code for r in warm] == [202, 202]
     unknown_before = counted("spillway_invocations_outcome_unknown_total", function="echo")
     rejected_before = counted(
         "spillway_invocations_rejected_total", function="echo", reason="redis_unavailable"
@@ -71,7 +75,7 @@ async def test_a_submit_sent_to_a_paused_redis_is_outcome_unknown_with_its_ids(
     # Redis resumed and ran both scripts: every id the producer was given exists, queued.
     check = redis.Redis.from_url(own_redis.url)
     try:
-        assert check.llen("spillway") == 1 + 1 + 3
+        assert check.llen("spillway") == 2 + 1 + 3
     finally:
         check.close()
     for invocation_id in [*single.json()["ids"], *batch.json()["ids"]]:

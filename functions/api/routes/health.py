@@ -20,11 +20,11 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(request: Request, submitter: SubmitterDep) -> JSONResponse:
-    """Ready once the Redis pool and registry are initialised and Redis answers a PING."""
+    """Ready once the Redis pool and registry are initialised and Redis takes writes."""
     if not getattr(request.app.state, "initialised", False):
         return JSONResponse({"status": "unavailable"}, status_code=503)
     try:
-        await submitter.ping()
+        await submitter.probe()
     except RedisUnavailable:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
