@@ -212,20 +212,28 @@ class Submitter:
         return records.decode(invocation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
-        """Poll the record until it is terminal or `seconds` pass; None if not finished.
+        """Poll the record until it is terminal or `seconds` pass, and return it as last read
+        (terminal or not); None if it was never read. RedisUnavailable only if no read worked.
 
         Polling starts at 5 ms and backs off to 200 ms: cheap for Redis, and quick for the short
         functions `?wait` is meant for.
         """
         deadline = time.monotonic() + seconds
         delay = 0.005
+        last: dict[str, Any] | None = None
         while True:
-            record = await self.read(invocation_id)
+            try:
+                record = await self.read(invocation_id)
+            except RedisUnavailable:
+                if last is None:
+                    raise
+                return last
+            last = record or last
             if record and record["status"] in records.TERMINAL:
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return last
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.2)
 

@@ -32,6 +32,7 @@ from functions.api.submit import (
     RedisUnavailable,
     Submitter,
 )
+from functions.records import TERMINAL
 from functions.registry import FunctionSpec
 from functions.settings import Settings
 
@@ -187,16 +188,18 @@ async def invoke(request: Request) -> Response:
     headers = {"Location": status_url}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
+    status = "queued"
     if wait:
         try:
-            finished = await submitter.wait(invocation_id, wait)
+            record = await submitter.wait(invocation_id, wait)
         except RedisUnavailable:
             # Accepted already: answer 202 and let the client poll, rather than fail the submit.
-            finished = None
-        if finished is not None:
-            return _json(200, json.dumps(finished).encode(), headers)
-    status = "queued"
-    if accepted.replayed:
+            record = None
+        if record is not None and record["status"] in TERMINAL:
+            return _json(200, json.dumps(record).encode(), headers)
+        # Not finished in time: say where it is (running, retrying...), as last read.
+        status = record["status"] if record else status
+    elif accepted.replayed:
         record = await submitter.read(invocation_id)  # RedisUnavailable: the 503 problem
         status = record["status"] if record else status
     # Nothing here needs escaping (ids are [0-9a-f-], names [a-z0-9-] by the registry's rule,
