@@ -65,9 +65,10 @@ class FunctionsPublic(BaseModel):
 
 
 class Health(BaseModel):
-    """A probe's answer."""
+    """A probe's answer: `redis` says what is wrong when the status is not `ok`."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "starting", "unavailable"]
+    redis: str | None = None
 
 
 class ProblemDetails(BaseModel):

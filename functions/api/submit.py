@@ -100,19 +100,23 @@ class Submitter:
         self.settings = settings
         self.registry = registry
         self._script = Script(_SUBMIT_LUA)
+        self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
     async def call(self, awaitable: Awaitable[T]) -> T:
-        """Await a read from Redis (the client applies the deadline); failures of any kind
-        become RedisUnavailable, as a read that was lost changed nothing."""
+        """Await a Redis call (the client applies the deadline). Failures of any kind become
+        RedisUnavailable, chained to the cause: a lost read changed nothing, and `submit`
+        looks at the cause to tell an unanswered script apart."""
         try:
-            return await awaitable
+            reply = await awaitable
         except REDIS_ERRORS as exc:
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
         except ReplyError as exc:
             if exc.transient:  # out of memory, loading, read-only replica...
                 raise RedisUnavailable(str(exc)) from exc
             raise
+        self.contacted = True
+        return reply
 
     async def submit(
         self,
@@ -173,16 +177,23 @@ class Submitter:
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
         return Accepted(ids=ids, depth=depth)
 
-    async def probe(self) -> None:
+    async def probe(self, timeout: float | None = None) -> None:
         """Return when Redis would take a submit now; else RedisUnavailable, saying why.
 
-        A PING would pass while Redis refuses writes (NOREPLICAS, READONLY, and MISCONF on 6.2
-        replicas), so this sends a write that changes nothing: DEL of a key that never exists.
-        DEL is refused for the same reasons a submit is, except memory (it may free), which the
-        admission sample reports; deleting nothing is not propagated to the AOF or replicas.
+        A PING would pass while Redis refuses writes (NOREPLICAS, READONLY), so this sends a
+        write that changes nothing: DEL of a key that never exists. DEL is refused for the
+        same reasons a submit is, except memory (it may free), which the admission sample
+        reports; deleting nothing is not propagated to the AOF or to replicas. Any reply from
+        Redis, a refusal included, sets `contacted` (as does any call that succeeds).
         """
         key = keys.probe_key(self.settings.KEY_PREFIX)
-        await self.call(self.redis.execute("DEL", key, timeout=self.settings.REDIS_TIMEOUT))
+        try:
+            await self.call(
+                self.redis.execute("DEL", key, timeout=timeout or self.settings.REDIS_TIMEOUT)
+            )
+        except RedisUnavailable as exc:
+            self.contacted = self.contacted or isinstance(exc.__cause__, ReplyError)
+            raise
 
     async def backlog(self) -> Backlog:
         """Every queue's length and the in-flight count, in one round trip. RedisUnavailable

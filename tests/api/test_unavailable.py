@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -58,18 +59,31 @@ def _oom(server: RedisServer, admin: redis.Redis) -> Callable[[], object]:
     return lambda: admin.config_set("maxmemory", 0)
 
 
-STATES = {"misconf": _misconf, "noreplicas": _noreplicas, "maxclients": _maxclients, "oom": _oom}
+# What a pod that reached Redis sees; max clients only refuses new connections (below).
+STATES = {"misconf": _misconf, "noreplicas": _noreplicas, "oom": _oom}
+
+
+@dataclass
+class Refusal:
+    """One refusing state of a private Redis, entered on demand and undone after the test."""
+
+    name: str
+    server: RedisServer
+    admin: redis.Redis  # a connection that still works while Redis refuses others
+    undo: Callable[[], object] | None = None
+
+    def enter(self) -> None:
+        self.undo = STATES[self.name](self.server, self.admin)
 
 
 @pytest.fixture(params=sorted(STATES))
-def refusing(
-    request: pytest.FixtureRequest, own_redis: RedisServer
-) -> Iterator[tuple[str, redis.Redis]]:
-    """A private Redis in one refusing state: its name, and a connection that still works."""
+def refusal(request: pytest.FixtureRequest, own_redis: RedisServer) -> Iterator[Refusal]:
     admin = redis.Redis.from_url(own_redis.url, single_connection_client=True)
-    undo = STATES[request.param](own_redis, admin)
-    yield request.param, admin
-    undo()
+    admin.ping()
+    state = Refusal(request.param, own_redis, admin)
+    yield state
+    if state.undo is not None:
+        state.undo()
     admin.close()
 
 
@@ -77,27 +91,56 @@ async def test_a_refusing_redis_is_503_unavailable_and_nothing_is_enqueued(
     client: httpx.AsyncClient,
     use_settings: Callable[..., Settings],
     own_redis: RedisServer,
-    refusing: tuple[str, redis.Redis],
+    refusal: Refusal,
 ) -> None:
-    state, admin = refusing
     use_settings(REDIS_URL=own_redis.url, RETRY_AFTER=3)
+    assert (await client.get("/readyz")).json() == {"status": "ok"}
+    refusal.enter()
     for path, body in (
         ("/v1/functions/echo/invocations", {"n": 1}),
         ("/v1/functions/echo/invocations/batch", {"items": [{"n": 1}, {"n": 2}]}),
     ):
         response = await client.post(path, json=body)
-        assert response.status_code == 503, (state, response.text)
+        assert response.status_code == 503, (refusal.name, response.text)
         problem = response.json()
         assert problem["type"] == "urn:spillway:problem:queue-unavailable", problem
         assert "nothing was enqueued" in problem["detail"]
         assert response.headers["retry-after"] == "3"
-    assert admin.llen("spillway") == 0
-    assert admin.keys(keys.record_key("", "*")) == []
+    assert refusal.admin.llen("spillway") == 0
+    assert refusal.admin.keys(keys.record_key("", "*")) == []
+    # The pod stays ready (functions/api/routes/health.py says why) and says what is wrong.
     ready = await client.get("/readyz")
-    if state == "oom":  # a write that frees still works; the memory sample reports this one
-        assert ready.status_code == 200, ready.text
+    assert ready.status_code == 200, ready.text
+    if refusal.name == "oom":  # a write that frees still works: the memory sample reports it
+        assert ready.json() == {"status": "ok"}
     else:
-        assert ready.status_code == 503, (state, ready.text)
-    if state == "maxclients":  # no connection at all: reads are unavailable too
+        assert ready.json() == {"status": "degraded", "redis": ready.json()["redis"]}
+        assert refusal.name.upper() in ready.json()["redis"]
+
+
+async def test_over_maxclients_new_connections_are_refused_and_nothing_is_enqueued(
+    client: httpx.AsyncClient, use_settings: Callable[..., Settings], own_redis: RedisServer
+) -> None:
+    """Connections already open keep working; a new one gets the error instead of a reply to
+    its handshake, so the submit is never written (503 unavailable, not outcome unknown), and
+    a pod that never reached Redis is not ready."""
+    admin = redis.Redis.from_url(own_redis.url, single_connection_client=True)
+    undo = _maxclients(own_redis, admin)
+    try:
+        use_settings(REDIS_URL=own_redis.url)
+        for path, body in (
+            ("/v1/functions/echo/invocations", {"n": 1}),
+            ("/v1/functions/echo/invocations/batch", {"items": [{"n": 1}]}),
+        ):
+            response = await client.post(path, json=body)
+            assert response.status_code == 503, response.text
+            assert response.json()["type"] == "urn:spillway:problem:queue-unavailable"
         read = await client.get("/v1/invocations/7c9e6679-7425-40de-944b-e07fc1f90ae7")
         assert read.status_code == 503, read.text
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and "max number of clients" in ready.json()["redis"]
+        assert admin.llen("spillway") == 0
+        assert admin.keys(keys.record_key("", "*")) == []
+    finally:
+        undo()
+        admin.close()
