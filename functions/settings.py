@@ -65,6 +65,26 @@ class Settings(BaseSettings):
     )
     RETRY_AFTER: int = Field(default=5, ge=1, description="Retry-After on 503 (Redis down).")
     BACKLOG_RETRY_AFTER: int = Field(default=2, ge=1, description="Retry-After on 429.")
+    MEMORY_ADMISSION: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of Redis's memory budget above which new submits are refused (503 "
+        "memory-pressure), leaving the rest for accepted work to finish; 1 turns it off.",
+    )
+    MEMORY_BUDGET: int = Field(
+        default=0,
+        ge=0,
+        description="Bytes of Redis memory the admission share applies to; 0 takes Redis's "
+        "maxmemory (with neither, admission is off).",
+    )
+    MEMORY_SAMPLE_INTERVAL: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="Seconds between the API's INFO memory samples (one per interval, taken "
+        "by a submit or a readiness check).",
+    )
     OPENTELEMETRY: bool = Field(
         default=False,
         description="FastAPI's native OpenTelemetry spans and metrics for HTTP requests, sent "

@@ -14,7 +14,8 @@ SUBMITTED = Counter(
 )
 REJECTED = Counter(
     "spillway_invocations_rejected_total",
-    "Invocations refused, by reason (invalid, backlog, redis_unavailable, conflict, too_large).",
+    "Invocations refused, by reason (invalid, backlog, memory, redis_unavailable, conflict, "
+    "unsupported_media_type, unknown_function).",
     ["function", "reason"],
 )
 OUTCOME_UNKNOWN = Counter(

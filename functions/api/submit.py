@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from functions import keys, records
+from functions.api.admission import Admission
 from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
@@ -100,6 +101,7 @@ class Submitter:
         self.settings = settings
         self.registry = registry
         self._script = Script(_SUBMIT_LUA)
+        self.admission = Admission(settings)
         self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
@@ -125,6 +127,9 @@ class Submitter:
         *,
         idempotency_key: str | None = None,
     ) -> Accepted:
+        if self.admission.due():
+            await self._sample_memory()
+        self.admission.check()  # MemoryFull: refused before anything is sent
         prefix = self.settings.KEY_PREFIX
         builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
@@ -182,18 +187,40 @@ class Submitter:
 
         A PING would pass while Redis refuses writes (NOREPLICAS, READONLY), so this sends a
         write that changes nothing: DEL of a key that never exists. DEL is refused for the
-        same reasons a submit is, except memory (it may free), which the admission sample
-        reports; deleting nothing is not propagated to the AOF or to replicas. Any reply from
-        Redis, a refusal included, sets `contacted` (as does any call that succeeds).
+        same reasons a submit is, except memory (it may free): the memory sample, taken in the
+        same round trip when one is due, tells that (`admission.state()`). Deleting nothing is
+        not propagated to the AOF or to replicas. Any reply from Redis, a refusal included,
+        sets `contacted` (as does any call that succeeds).
         """
-        key = keys.probe_key(self.settings.KEY_PREFIX)
+        commands: list[tuple[Any, ...]] = [("DEL", keys.probe_key(self.settings.KEY_PREFIX))]
+        if self.admission.due():
+            commands.append(("INFO", "memory"))
         try:
-            await self.call(
-                self.redis.execute("DEL", key, timeout=timeout or self.settings.REDIS_TIMEOUT)
+            replies = await self.call(
+                self.redis.pipeline(commands, timeout=timeout or self.settings.REDIS_TIMEOUT)
             )
         except RedisUnavailable as exc:
             self.contacted = self.contacted or isinstance(exc.__cause__, ReplyError)
             raise
+        if len(replies) > 1:
+            self._memory_sampled(replies[1])
+        if isinstance(replies[0], ReplyError):
+            self.contacted = True
+            if replies[0].transient:
+                raise RedisUnavailable(str(replies[0])) from replies[0]
+            raise replies[0]
+
+    async def _sample_memory(self) -> None:
+        reply = await self.call(
+            self.redis.pipeline([("INFO", "memory")], timeout=self.settings.REDIS_TIMEOUT)
+        )
+        self._memory_sampled(reply[0])
+
+    def _memory_sampled(self, reply: Any) -> None:
+        if isinstance(reply, ReplyError):  # e.g. an ACL user without INFO: stop trying
+            self.admission.disable(f"INFO memory was refused: {reply}")
+        else:
+            self.admission.update(reply)
 
     async def backlog(self) -> Backlog:
         """Every queue's length and the in-flight count, in one round trip. RedisUnavailable

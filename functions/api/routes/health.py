@@ -72,6 +72,9 @@ async def readyz(request: Request, submitter: SubmitterDep) -> JSONResponse:
         if not submitter.contacted:
             return _answer(503, "unavailable", reason)
         return _answer(200, "degraded", reason)
+    memory = submitter.admission.state()
+    if memory is not None:
+        return _answer(200, "degraded", memory)
     return _answer(200, "ok")
 
 

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from functions.api import metrics
+from functions.api.admission import MemoryFull
 from functions.api.finite import NonFinite, refuse_non_finite
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
@@ -137,6 +138,14 @@ async def _enqueue(
     settings = submitter.settings
     try:
         accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+    except MemoryFull as exc:
+        metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
+        raise Problem(
+            503,
+            f"{exc}; nothing was enqueued",
+            type_="urn:spillway:problem:memory-pressure",
+            headers={"Retry-After": str(settings.RETRY_AFTER)},
+        ) from exc
     except OutcomeUnknown as exc:
         metrics.OUTCOME_UNKNOWN.labels(spec.name).inc(len(payloads))
         raise outcome_unknown(exc.ids, settings.RETRY_AFTER) from exc
