@@ -43,7 +43,13 @@ class Settings(BaseSettings):
         default=["functions.builtins"],
         description="Comma-separated modules whose @function definitions are registered.",
     )
-    RESULT_TTL: int = Field(default=86_400, gt=0, description="Seconds an invocation record lives.")
+    RESULT_TTL: int = Field(
+        default=3600,
+        gt=0,
+        description="Seconds a finished invocation's record (and result) is kept. Sized with "
+        "IDEMPOTENCY_TTL to fit the platform Redis's memory at about 40 invocations/s "
+        "(docs/deploy.md, 'Memory budget').",
+    )
     LOG_LEVEL: str = Field(default="INFO")
 
     # --- API ------------------------------------------------------------------------------
@@ -59,7 +65,11 @@ class Settings(BaseSettings):
     MAX_BACKLOG: int = Field(
         default=10_000, gt=0, description="Default queued-invocation limit per queue (429 above)."
     )
-    IDEMPOTENCY_TTL: int = Field(default=86_400, gt=0)
+    IDEMPOTENCY_TTL: int = Field(
+        default=3600,
+        gt=0,
+        description="Seconds an Idempotency-Key is kept once its invocations finished.",
+    )
     REDIS_TIMEOUT: float = Field(
         default=0.5, gt=0, description="API deadline for one Redis operation, seconds."
     )
