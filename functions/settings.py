@@ -73,6 +73,23 @@ class Settings(BaseSettings):
     REDIS_TIMEOUT: float = Field(
         default=0.5, gt=0, description="API deadline for one Redis operation, seconds."
     )
+    DURABLE_REPLICAS: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas that must acknowledge a submit (WAIT) before the API answers 202; "
+        "short of them within DURABLE_TIMEOUT, 503 outcome-unknown. 0: no wait.",
+    )
+    DURABLE_FSYNC: bool = Field(
+        default=False,
+        description="Answer 202 only once the primary's AOF (and DURABLE_REPLICAS replicas') "
+        "fsync'd the submit (WAITAOF: Redis 7.2+ with appendonly yes).",
+    )
+    DURABLE_TIMEOUT: float = Field(
+        default=0.1,
+        gt=0,
+        description="Seconds a durable submit waits for its acknowledgment (Redis may answer up "
+        "to 0.1 s late); at least 0.15 s below REDIS_TIMEOUT.",
+    )
     RETRY_AFTER: int = Field(default=5, ge=1, description="Retry-After on 503 (Redis down).")
     BACKLOG_RETRY_AFTER: int = Field(default=2, ge=1, description="Retry-After on 429.")
     MEMORY_ADMISSION: float = Field(
@@ -197,6 +214,15 @@ class Settings(BaseSettings):
     def _sane_timeouts(self) -> Settings:
         if self.HEARTBEAT_MAX_AGE <= self.HEARTBEAT_INTERVAL:
             raise ValueError("SPILLWAY_HEARTBEAT_MAX_AGE must exceed SPILLWAY_HEARTBEAT_INTERVAL")
+        # Redis checks a WAIT's timeout between events, every 1/hz s (100 ms by default), so
+        # the wait ends up to that much late (redis 7.0.15 src/timeout.c,
+        # handleBlockedClientsTimeout, run before the event loop sleeps); the reply must still
+        # come within the API's deadline.
+        durable = self.DURABLE_REPLICAS > 0 or self.DURABLE_FSYNC
+        if durable and self.DURABLE_TIMEOUT + 0.15 > self.REDIS_TIMEOUT:
+            raise ValueError(
+                "SPILLWAY_DURABLE_TIMEOUT must be at least 0.15 s below SPILLWAY_REDIS_TIMEOUT"
+            )
         return self
 
 

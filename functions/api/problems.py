@@ -59,17 +59,17 @@ def queue_unavailable(detail: str, retry_after: int) -> Problem:
     )
 
 
-def outcome_unknown(ids: list[str], retry_after: int) -> Problem:
-    """The 503 for a submit that was sent to Redis and never answered: it may have been enqueued.
+def outcome_unknown(ids: list[str], retry_after: int, why: str) -> Problem:
+    """The 503 for a submit whose fate is unknown: sent to Redis and never answered, or
+    enqueued without the durability asked for.
 
-    The body names the ids it would have, so the producer can GET them once Redis answers
+    The body names the ids it was given, so the producer can GET them once Redis answers
     again instead of resubmitting blindly (which without an Idempotency-Key could run twice).
     """
     return Problem(
         503,
-        "Redis did not answer after the submit was sent, so it may have been enqueued (a paused "
-        "Redis runs it when it resumes): GET each id after Retry-After; 404 means it was not "
-        "enqueued. Resubmitting with the same Idempotency-Key is safe",
+        f"{why}: GET each id after Retry-After; 404 means it was not enqueued. Resubmitting "
+        "with the same Idempotency-Key is safe",
         type_="urn:spillway:problem:outcome-unknown",
         headers={"Retry-After": str(retry_after)},
         ids=ids,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from functions import keys, records
 from functions.api.admission import Admission
+from functions.api.durability import Durability
 from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
@@ -63,11 +64,13 @@ class RedisUnavailable(Exception):
 
 
 class OutcomeUnknown(Exception):
-    """A submit went out to Redis and no reply came within the deadline: its script may have run,
-    or may still run when a paused Redis resumes. `ids` are the ids it would have created."""
+    """A submit whose fate the API cannot tell: sent to Redis with no reply within the deadline
+    (its script may have run, or may still run when a paused Redis resumes), or enqueued without
+    the durability asked for. `ids` are the ids it was given; `detail` says which case."""
 
     def __init__(self, detail: str, ids: list[str]) -> None:
         super().__init__(detail)
+        self.detail = detail
         self.ids = ids
 
 
@@ -102,6 +105,8 @@ class Submitter:
         self.registry = registry
         self._script = Script(_SUBMIT_LUA)
         self.admission = Admission(settings)
+        self.durability = Durability(settings)
+        self.misconfigured: str | None = None  # why this Redis can never serve (readiness)
         self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
@@ -142,34 +147,46 @@ class Submitter:
             fingerprint = _fingerprint(payloads_json)
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
+        script_keys = [
+            keys.queue_key(prefix, spec.queue),
+            idem_key,
+            *(keys.record_key(prefix, i) for i in ids),
+        ]
+        args = [
+            max_backlog,
+            idem_value,
+            self.settings.IDEMPOTENCY_TTL,
+            "",
+            spec.name,
+            f"{time.time():.6f}",
+            *messages,
+        ]
+        then = self.durability.command()
+        ack: Any = None
         try:
-            result: list[Any] = await self.call(
-                self.redis.run_script(
-                    self._script,
-                    keys=[
-                        keys.queue_key(prefix, spec.queue),
-                        idem_key,
-                        *(keys.record_key(prefix, i) for i in ids),
-                    ],
-                    args=[
-                        max_backlog,
-                        idem_value,
-                        self.settings.IDEMPOTENCY_TTL,
-                        "",
-                        spec.name,
-                        f"{time.time():.6f}",
-                        *messages,
-                    ],
-                    timeout=self.settings.REDIS_TIMEOUT,
+            if then is None:
+                result: list[Any] = await self.call(
+                    self.redis.run_script(
+                        self._script, script_keys, args, timeout=self.settings.REDIS_TIMEOUT
+                    )
                 )
-            )
+            else:
+                result, ack = await self.call(
+                    self.redis.run_script_then(
+                        self._script, script_keys, args, then, timeout=self.settings.REDIS_TIMEOUT
+                    )
+                )
         except RedisUnavailable as exc:
             # Only a script that left this process can have run. One that Redis refused
             # (OOM, MISCONF, NOREPLICAS, READONLY) wrote nothing: Redis checks a script's first
             # write, and this script reads before it writes (redis 7.0 src/script.c
             # scriptVerifyWriteCommandAllow, scriptVerifyOOM; 6.2 src/scripting.c).
             if isinstance(exc.__cause__, Unanswered):
-                raise OutcomeUnknown(str(exc), ids) from exc.__cause__
+                raise OutcomeUnknown(
+                    "Redis did not answer after the submit was sent, so it may have been "
+                    "enqueued (a paused Redis runs it when it resumes)",
+                    ids,
+                ) from exc.__cause__
             raise
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
@@ -180,6 +197,8 @@ class Submitter:
             if prior_fp != fingerprint:
                 raise IdempotencyConflict
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
+        if then is not None and (missing := self.durability.shortfall(ack)):
+            raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
         return Accepted(ids=ids, depth=depth)
 
     async def probe(self, timeout: float | None = None) -> None:
@@ -193,7 +212,10 @@ class Submitter:
         sets `contacted` (as does any call that succeeds).
         """
         commands: list[tuple[Any, ...]] = [("DEL", keys.probe_key(self.settings.KEY_PREFIX))]
-        if self.admission.due():
+        durable = self.durability.probe_commands()
+        commands += durable
+        sample = self.admission.due()
+        if sample:
             commands.append(("INFO", "memory"))
         try:
             replies = await self.call(
@@ -202,13 +224,18 @@ class Submitter:
         except RedisUnavailable as exc:
             self.contacted = self.contacted or isinstance(exc.__cause__, ReplyError)
             raise
-        if len(replies) > 1:
-            self._memory_sampled(replies[1])
+        if sample:
+            self._memory_sampled(replies[-1])
         if isinstance(replies[0], ReplyError):
-            self.contacted = True
             if replies[0].transient:
                 raise RedisUnavailable(str(replies[0])) from replies[0]
             raise replies[0]
+        if durable:
+            # A Redis that cannot do what durability asks (WAITAOF before 7.2, AOF off, a
+            # replica) never can: `misconfigured`. Too few replicas now is unavailability.
+            self.misconfigured, missing = self.durability.probe(replies[1 : 1 + len(durable)])
+            if missing:
+                raise RedisUnavailable(missing)
 
     async def _sample_memory(self) -> None:
         reply = await self.call(

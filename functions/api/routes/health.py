@@ -72,6 +72,8 @@ async def readyz(request: Request, submitter: SubmitterDep) -> JSONResponse:
         if not submitter.contacted:
             return _answer(503, "unavailable", reason)
         return _answer(200, "degraded", reason)
+    if submitter.misconfigured:  # e.g. SPILLWAY_DURABLE_FSYNC on a Redis without WAITAOF
+        return _answer(503, "unavailable", submitter.misconfigured)
     memory = submitter.admission.state()
     if memory is not None:
         return _answer(200, "degraded", memory)

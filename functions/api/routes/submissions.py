@@ -148,7 +148,7 @@ async def _enqueue(
         ) from exc
     except OutcomeUnknown as exc:
         metrics.OUTCOME_UNKNOWN.labels(spec.name).inc(len(payloads))
-        raise outcome_unknown(exc.ids, settings.RETRY_AFTER) from exc
+        raise outcome_unknown(exc.ids, settings.RETRY_AFTER, exc.detail) from exc
     except RedisUnavailable as exc:
         metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
         raise queue_unavailable(
