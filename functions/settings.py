@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         "fsync'd the submit (WAITAOF: Redis 7.2+ with appendonly yes).",
     )
     DURABLE_TIMEOUT: float = Field(
-        default=0.1,
+        default=0.2,
         gt=0,
         description="Seconds a durable submit waits for its acknowledgment (Redis may answer up "
         "to 0.1 s late); at least 0.15 s below REDIS_TIMEOUT.",
