@@ -31,6 +31,7 @@ class BodyLimitMiddleware:
                 if value.isdigit() and int(value) > self.max_bytes:
                     response = problem_response(
                         413,
+                        "body-too-large",
                         _too_large(self.max_bytes),
                         instance=scope.get("path"),
                         headers={"Connection": "close"},
@@ -47,7 +48,9 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise Problem(413, _too_large(limit), headers={"Connection": "close"})
+                    raise Problem(
+                        "body-too-large", _too_large(limit), headers={"Connection": "close"}
+                    )
             return message
 
         await self.app(scope, counting_receive, send)

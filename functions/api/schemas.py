@@ -72,9 +72,10 @@ class Health(BaseModel):
 
 
 class ProblemDetails(BaseModel):
-    """An error, as an RFC 9457 problem document; `errors` points at each invalid input."""
+    """An error, as an RFC 9457 problem document: `type` is `urn:spillway:problem:<slug>`
+    (README, "Problem types"); `errors` points at each invalid input with a JSON pointer."""
 
-    type: str = "about:blank"
+    type: str
     title: str
     status: int
     detail: str

@@ -320,6 +320,7 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
     }
     problem = op["responses"]["429"]["content"]["application/problem+json"]["schema"]["$ref"]
     assert doc["components"]["schemas"][problem.rsplit("/", 1)[1]]["required"] == [
+        "type",
         "title",
         "status",
         "detail",

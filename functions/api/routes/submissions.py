@@ -72,9 +72,7 @@ def _spec(submitter: Submitter, name: str) -> FunctionSpec:
     spec = submitter.registry.get(name)
     if spec is None:
         metrics.REJECTED.labels("(unknown)", "unknown_function").inc()
-        raise Problem(
-            404, f"no function named {name!r}", type_="urn:spillway:problem:unknown-function"
-        )
+        raise Problem("unknown-function", f"no function named {name!r}")
     return spec
 
 
@@ -87,13 +85,23 @@ def _submission(request: Request) -> tuple[Submitter, FunctionSpec, str | None]:
     if media_type != "application/json" and not media_type.endswith("+json"):
         metrics.REJECTED.labels(spec.name, "unsupported_media_type").inc()
         raise Problem(
-            415,
+            "unsupported-media-type",
             f"expected Content-Type: application/json, got {media_type or 'none'}",
             headers={"Accept-Post": "application/json"},
         )
     key = headers.get("idempotency-key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise Problem(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+        raise Problem(
+            "invalid-header",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+            errors=[
+                {
+                    "path": "/headers/idempotency-key",
+                    "message": "1-255 visible ASCII characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        )
     return submitter, spec, key
 
 
@@ -109,7 +117,7 @@ def _wait(request: Request, settings: Settings) -> float | None:
         wait = -1.0
     if not 0 <= wait <= settings.MAX_WAIT:  # also refuses nan
         raise Problem(
-            422,
+            "invalid-query",
             f"wait must be a number of seconds from 0 to at most {settings.MAX_WAIT:g}",
             errors=[{"path": "/query/wait", "message": "out of range", "type": "value_error"}],
         )
@@ -124,9 +132,8 @@ async def _body(request: Request, spec: FunctionSpec) -> bytes:
     except NonFinite as exc:
         metrics.REJECTED.labels(spec.name, "invalid").inc()
         raise Problem(
-            422,
+            "invalid-input",
             f"invalid JSON for {spec.name!r}: {exc}",
-            type_="urn:spillway:problem:invalid-input",
             errors=[{"path": "", "message": str(exc), "type": "json_invalid"}],
         ) from exc
     return body
@@ -141,9 +148,8 @@ async def _enqueue(
     except MemoryFull as exc:
         metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
         raise Problem(
-            503,
+            "memory-pressure",
             f"{exc}; nothing was enqueued",
-            type_="urn:spillway:problem:memory-pressure",
             headers={"Retry-After": str(settings.RETRY_AFTER)},
         ) from exc
     except OutcomeUnknown as exc:
@@ -158,17 +164,14 @@ async def _enqueue(
         metrics.REJECTED.labels(spec.name, "backlog").inc(len(payloads))
         metrics.QUEUE_DEPTH.labels(spec.queue).set(exc.depth)
         raise Problem(
-            429,
+            "backlog-full",
             f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
-            type_="urn:spillway:problem:backlog-full",
             headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
         ) from exc
     except IdempotencyConflict as exc:
         metrics.REJECTED.labels(spec.name, "conflict").inc()
         raise Problem(
-            409,
-            "this Idempotency-Key was used with a different body",
-            type_="urn:spillway:problem:idempotency-conflict",
+            "idempotency-conflict", "this Idempotency-Key was used with a different body"
         ) from exc
     if not accepted.replayed:
         metrics.submitted(spec.name).inc(len(payloads))
@@ -186,9 +189,8 @@ async def invoke(request: Request) -> Response:
     except ValidationError as exc:
         metrics.REJECTED.labels(spec.name, "invalid").inc()
         raise Problem(
-            422,
+            "invalid-input",
             f"invalid input for {spec.name!r}",
-            type_="urn:spillway:problem:invalid-input",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
     accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key)
@@ -228,13 +230,14 @@ async def invoke_batch(request: Request) -> Response:
         batch = BatchBody.model_validate_json(await _body(request, spec))
     except ValidationError as exc:
         raise Problem(
-            422,
+            "invalid-input",
             'the body must be {"items": [...]}',
-            type_="urn:spillway:problem:invalid-input",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
     if not 1 <= len(batch.items) <= settings.MAX_BATCH:
-        raise Problem(422, f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}")
+        raise Problem(
+            "batch-size", f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}"
+        )
     payloads: list[str] = []
     errors: list[dict[str, Any]] = []
     bad: list[int] = []
@@ -250,10 +253,9 @@ async def invoke_batch(request: Request) -> Response:
         metrics.REJECTED.labels(spec.name, "invalid").inc(len(batch.items))
         shown = ", ".join(map(str, bad[:20])) + (" ..." if len(bad) > 20 else "")
         raise Problem(
-            422,
+            "invalid-input",
             f"{len(bad)} of {len(batch.items)} items are invalid (indexes {shown}); "
             "nothing was enqueued",
-            type_="urn:spillway:problem:invalid-input",
             invalid_indexes=bad,
             errors=errors,
         )

@@ -1,0 +1,71 @@
+"""The API as a producer reads it: one problem `type` scheme, RFC 6901 pointers, compact JSON,
+and HTTP metrics that count what producers do (issue 10, "The API, as a producer reads it")."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from functions.api.problems import TYPE_PREFIX, TYPES
+
+pytestmark = pytest.mark.anyio
+SINGLE = "/v1/functions/echo/invocations"
+BATCH = "/v1/functions/echo/invocations/batch"
+JSON = {"content-type": "application/json"}
+
+
+def compact(body: bytes) -> bool:
+    """Whether `body` is written as compactly as JSON can be (no space after , or :)."""
+    value = json.loads(body)
+    return body == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _every_problem(client: httpx.AsyncClient) -> list[tuple[str, httpx.Response]]:
+    """One request for each way a producer can get a problem, but Redis failures."""
+    calls: list[tuple[str, Any]] = [
+        ("invalid-input", client.post(SINGLE, content=b"{not json", headers=JSON)),
+        ("invalid-input", client.post("/v1/functions/sleep/invocations", json={"seconds": -1})),
+        ("invalid-input", client.post(BATCH, json={"items": [{}, 1]})),
+        ("invalid-input", client.post(SINGLE, content=b'{"x": NaN}', headers=JSON)),
+        ("batch-size", client.post(BATCH, json={"items": []})),
+        ("invalid-query", client.post(SINGLE + "?wait=abc", json={})),
+        ("invalid-header", client.post(SINGLE, json={}, headers={"Idempotency-Key": "a b"})),
+        ("unsupported-media-type", client.post(SINGLE, content=b"{}")),
+        (
+            "body-too-large",
+            client.post(SINGLE, content=b"[" + b" " * 1_048_576 + b"]", headers=JSON),
+        ),
+        ("unknown-function", client.post("/v1/functions/nope/invocations", json={})),
+        ("unknown-invocation", client.get("/v1/invocations/7c9e6679-7425-40de-944b-e07fc1f90ae7")),
+        ("not-found", client.get("/v2/nothing")),
+        ("method-not-allowed", client.delete("/v1/functions")),
+        ("method-not-allowed", client.get(SINGLE)),
+    ]
+    out = []
+    for slug, call in calls:
+        out.append((slug, await call))
+    return out
+
+
+async def test_every_problem_has_a_spillway_type_and_the_documented_status(
+    client: httpx.AsyncClient,
+) -> None:
+    for slug, response in await _every_problem(client):
+        assert response.headers["content-type"] == "application/problem+json", response.text
+        body = response.json()
+        assert body["type"] == TYPE_PREFIX + slug, (slug, body)
+        assert body["status"] == response.status_code == TYPES[slug][0], (slug, body)
+        assert body["title"] and body["detail"] and body["instance"]
+        assert compact(response.content), response.content
+        for error in body.get("errors", []):
+            assert set(error) == {"path", "message", "type"}, error
+            assert error["path"] == "" or error["path"].startswith("/"), error
+
+
+def test_every_slug_is_a_urn_path_segment() -> None:
+    for slug in TYPES:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", slug), slug
