@@ -133,6 +133,11 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def pointer(loc: tuple[str | int, ...]) -> str:
+    """An RFC 6901 JSON pointer: "" is the whole document, "~" and "/" in names escaped."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+
+
 def validation_errors(
     errors: Any, *, loc_prefix: tuple[str | int, ...] = ()
 ) -> list[dict[str, Any]]:
@@ -142,7 +147,7 @@ def validation_errors(
     """
     return [
         {
-            "path": "/" + "/".join(str(part) for part in loc_prefix + tuple(err.get("loc", ()))),
+            "path": pointer(loc_prefix + tuple(err.get("loc", ()))),
             "message": err.get("msg", "invalid"),
             "type": err.get("type", "value_error"),
         }

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from functions.api.problems import TYPE_PREFIX, TYPES
+from functions.api.problems import TYPE_PREFIX, TYPES, pointer
 
 pytestmark = pytest.mark.anyio
 SINGLE = "/v1/functions/echo/invocations"
@@ -69,3 +69,15 @@ async def test_every_problem_has_a_spillway_type_and_the_documented_status(
 def test_every_slug_is_a_urn_path_segment() -> None:
     for slug in TYPES:
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", slug), slug
+
+
+async def test_the_whole_body_is_the_empty_pointer_and_names_are_escaped(
+    client: httpx.AsyncClient,
+) -> None:
+    """RFC 6901: "" is the whole document; "~" and "/" in a member name are "~0" and "~1"."""
+    response = await client.post(SINGLE, content=b"{not json", headers=JSON)
+    assert [e["path"] for e in response.json()["errors"]] == [""]
+    array = await client.post("/v1/functions/sleep/invocations", json=[1])
+    assert [e["path"] for e in array.json()["errors"]] == [""]
+    assert pointer(("a/b", "c~d", 0)) == "/a~1b/c~0d/0"
+    assert pointer(()) == ""
