@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from functions.api.problems import TYPE_PREFIX, TYPES, pointer
+from functions.settings import Settings
 
 pytestmark = pytest.mark.anyio
 SINGLE = "/v1/functions/echo/invocations"
@@ -81,3 +83,22 @@ async def test_the_whole_body_is_the_empty_pointer_and_names_are_escaped(
     assert [e["path"] for e in array.json()["errors"]] == [""]
     assert pointer(("a/b", "c~d", 0)) == "/a~1b/c~0d/0"
     assert pointer(()) == ""
+
+
+async def test_wait_says_what_is_wrong_with_it(
+    client: httpx.AsyncClient, use_settings: Callable[..., Settings]
+) -> None:
+    use_settings(MAX_WAIT=5)
+    cases = {
+        "abc": ("a number of seconds, not 'abc'", "float_parsing"),
+        "nan": ("a number of seconds, not 'nan'", "float_parsing"),
+        "6": ("from 0 to 5 seconds", "less_than_equal"),
+        "-1": ("from 0 to 5 seconds", "greater_than_equal"),
+    }
+    for raw, (words, error_type) in cases.items():
+        body = (await client.post(f"{SINGLE}?wait={raw}", json={})).json()
+        assert body["type"] == TYPE_PREFIX + "invalid-query"
+        assert words in body["detail"], body
+        assert body["errors"] == [
+            {"path": "/query/wait", "message": body["detail"], "type": error_type}
+        ]

@@ -12,6 +12,7 @@ both routes per function (functions/api/openapi.py).
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -114,14 +115,24 @@ def _wait(request: Request, settings: Settings) -> float | None:
     try:
         wait = float(raw)
     except ValueError:
-        wait = -1.0
-    if not 0 <= wait <= settings.MAX_WAIT:  # also refuses nan
-        raise Problem(
-            "invalid-query",
-            f"wait must be a number of seconds from 0 to at most {settings.MAX_WAIT:g}",
-            errors=[{"path": "/query/wait", "message": "out of range", "type": "value_error"}],
+        wait = math.nan
+    if not math.isfinite(wait):
+        _bad_wait(f"wait must be a number of seconds, not {raw[:40]!r}", "float_parsing")
+    if not 0 <= wait <= settings.MAX_WAIT:
+        _bad_wait(
+            f"wait must be from 0 to {settings.MAX_WAIT:g} seconds (SPILLWAY_MAX_WAIT), "
+            f"not {raw[:40]}",
+            "less_than_equal" if wait > 0 else "greater_than_equal",
         )
     return wait
+
+
+def _bad_wait(detail: str, error_type: str) -> None:
+    raise Problem(
+        "invalid-query",
+        detail,
+        errors=[{"path": "/query/wait", "message": detail, "type": error_type}],
+    )
 
 
 async def _body(request: Request, spec: FunctionSpec) -> bytes:
