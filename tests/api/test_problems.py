@@ -102,3 +102,14 @@ async def test_wait_says_what_is_wrong_with_it(
         assert body["errors"] == [
             {"path": "/query/wait", "message": body["detail"], "type": error_type}
         ]
+
+
+async def test_batch_size_errors_point_at_the_items(
+    client: httpx.AsyncClient, use_settings: Callable[..., Settings]
+) -> None:
+    use_settings(MAX_BATCH=3)
+    cases: list[tuple[list[dict[str, int]], str]] = [([], "too_short"), ([{}] * 4, "too_long")]
+    for items, error_type in cases:
+        body = (await client.post(BATCH, json={"items": items})).json()
+        assert body["type"] == TYPE_PREFIX + "batch-size"
+        assert body["errors"] == [{"path": "/items", "message": body["detail"], "type": error_type}]

@@ -246,8 +246,17 @@ async def invoke_batch(request: Request) -> Response:
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
     if not 1 <= len(batch.items) <= settings.MAX_BATCH:
+        detail = f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}"
         raise Problem(
-            "batch-size", f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}"
+            "batch-size",
+            detail,
+            errors=[
+                {
+                    "path": "/items",
+                    "message": detail,
+                    "type": "too_short" if not batch.items else "too_long",
+                }
+            ],
         )
     payloads: list[str] = []
     errors: list[dict[str, Any]] = []
