@@ -35,6 +35,7 @@ async def _every_problem(client: httpx.AsyncClient) -> list[tuple[str, httpx.Res
         ("invalid-input", client.post(SINGLE, content=b'{"x": NaN}', headers=JSON)),
         ("batch-size", client.post(BATCH, json={"items": []})),
         ("invalid-query", client.post(SINGLE + "?wait=abc", json={})),
+        ("invalid-query", client.post(BATCH + "?wait=1", json={"items": [{}]})),
         ("invalid-header", client.post(SINGLE, json={}, headers={"Idempotency-Key": "a b"})),
         ("unsupported-media-type", client.post(SINGLE, content=b"{}")),
         (
@@ -102,6 +103,15 @@ async def test_wait_says_what_is_wrong_with_it(
         assert body["errors"] == [
             {"path": "/query/wait", "message": body["detail"], "type": error_type}
         ]
+
+
+async def test_a_batch_refuses_wait_instead_of_ignoring_it(
+    client: httpx.AsyncClient, redis_client: Any
+) -> None:
+    response = await client.post(BATCH + "?wait=5", json={"items": [{}]})
+    assert response.status_code == 422
+    assert "not supported on batch" in response.json()["detail"]
+    assert redis_client.llen("spillway") == 0
 
 
 async def test_batch_size_errors_point_at_the_items(

@@ -237,6 +237,12 @@ async def invoke_batch(request: Request) -> Response:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
+    if request.scope["query_string"] and "wait" in request.query_params:
+        _bad_wait(
+            "wait is not supported on batch submits: poll each id at /v1/invocations/{id}, or "
+            "submit one invocation with ?wait",
+            "unsupported",
+        )
     try:
         batch = BatchBody.model_validate_json(await _body(request, spec))
     except ValidationError as exc:
