@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from functions.api.problems import TYPE_PREFIX, TYPES, pointer
+from functions.localredis import free_port
 from functions.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -123,3 +124,27 @@ async def test_batch_size_errors_point_at_the_items(
         body = (await client.post(BATCH, json={"items": items})).json()
         assert body["type"] == TYPE_PREFIX + "batch-size"
         assert body["errors"] == [{"path": "/items", "message": body["detail"], "type": error_type}]
+
+
+async def test_every_json_body_is_compact(
+    client: httpx.AsyncClient, use_settings: Callable[..., Settings], redis_client: Any
+) -> None:
+    accepted = await client.post(SINGLE, json={"a": [1, 2], "é": "ü"})
+    batch = await client.post(BATCH, json={"items": [{"a": 1}, {"b": 2}]})
+    invocation_id = accepted.json()["id"]
+    # A finished record's result, as the worker writes it (the ?wait 200 body is checked with
+    # a real worker in tests/e2e/test_lifecycle.py).
+    redis_client.hset(f"spillway:inv:{invocation_id}", "result", '{"a": [1, 2], "é": "ü"}')
+    bodies = [
+        accepted,
+        batch,
+        await client.get(f"/v1/invocations/{invocation_id}"),
+        await client.get("/v1/functions"),
+        await client.get("/readyz"),
+        await client.get("/healthz"),
+        await client.post(SINGLE, content=b"{", headers=JSON),
+    ]
+    for response in bodies:
+        assert compact(response.content), response.content
+    use_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert compact((await client.post(SINGLE, json={})).content)

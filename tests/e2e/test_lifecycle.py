@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,8 @@ def test_wait_returns_200_when_done_and_202_when_not(shared_api: Proc, shared_wo
     fast = submit(api, "echo", {"hello": ["world", 1]}, wait=10)
     assert fast.status_code == 200
     assert fast.json()["result"] == {"hello": ["world", 1]}
+    # Compact, like every other body (issue 10).
+    assert fast.content == json.dumps(fast.json(), separators=(",", ":")).encode()
     assert fast.headers["location"].endswith(fast.json()["id"])
 
     started = time.monotonic()

@@ -69,6 +69,11 @@ def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Re
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _compact(value: Any) -> bytes:
+    """JSON as Starlette's JSONResponse writes every other body: compact, UTF-8, finite."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _spec(submitter: Submitter, name: str) -> FunctionSpec:
     spec = submitter.registry.get(name)
     if spec is None:
@@ -218,7 +223,7 @@ async def invoke(request: Request) -> Response:
             # Accepted already: answer 202 and let the client poll, rather than fail the submit.
             record = None
         if record is not None and record["status"] in TERMINAL:
-            return _json(200, json.dumps(record).encode(), headers)
+            return _json(200, _compact(record), headers)
         # Not finished in time: say where it is (running, retrying...), as last read.
         status = record["status"] if record else status
     elif accepted.replayed:
@@ -287,7 +292,7 @@ async def invoke_batch(request: Request) -> Response:
         )
     accepted = await _enqueue(submitter, spec, payloads, idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
-    return _json(202, json.dumps({"ids": accepted.ids}).encode(), headers)
+    return _json(202, _compact({"ids": accepted.ids}), headers)
 
 
 routes: list[BaseRoute] = [
