@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from functions.api.problems import TYPE_PREFIX, TYPES, pointer
 from functions.localredis import free_port
@@ -148,3 +149,20 @@ async def test_every_json_body_is_compact(
         assert compact(response.content), response.content
     use_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert compact((await client.post(SINGLE, json={})).content)
+
+
+def _requests(method: str, route: str, status: str) -> float:
+    labels = {"method": method, "route": route, "status": status}
+    return REGISTRY.get_sample_value("spillway_http_requests_total", labels) or 0.0
+
+
+async def test_a_413_for_a_declared_length_counts_under_its_route(
+    client: httpx.AsyncClient,
+) -> None:
+    before = _requests("POST", "/v1/functions/{name}/invocations", "413")
+    unmatched = _requests("POST", "unmatched", "413")
+    response = await client.post(SINGLE, content=b"[" + b" " * 1_048_576 + b"]", headers=JSON)
+    assert response.status_code == 413
+    assert "content-length" in response.request.headers
+    assert _requests("POST", "/v1/functions/{name}/invocations", "413") == before + 1
+    assert _requests("POST", "unmatched", "413") == unmatched
