@@ -71,6 +71,12 @@ _requests = Children(HTTP_REQUESTS)
 _latency = Children(HTTP_LATENCY)
 
 
+# Scrapes of /metrics are not counted: every scraper (Prometheus, `spillway dev`'s scaler once a
+# second) would otherwise dominate spillway_http_requests_total with its own requests;
+# Prometheus's `up` and `scrape_duration_seconds` already describe them.
+UNCOUNTED_PATHS = frozenset({"/metrics"})
+
+
 class HttpMetricsMiddleware:
     """Counts requests by route *template* (never the raw path, which would explode cardinality).
 
@@ -81,7 +87,7 @@ class HttpMetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in UNCOUNTED_PATHS:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()

@@ -166,3 +166,12 @@ async def test_a_413_for_a_declared_length_counts_under_its_route(
     assert "content-length" in response.request.headers
     assert _requests("POST", "/v1/functions/{name}/invocations", "413") == before + 1
     assert _requests("POST", "unmatched", "413") == unmatched
+
+
+async def test_scrapes_of_metrics_are_not_counted(client: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        assert (await client.get("/metrics")).status_code == 200
+    assert _requests("GET", "/metrics", "200") == 0
+    before = _requests("GET", "/healthz", "200")
+    await client.get("/healthz")
+    assert _requests("GET", "/healthz", "200") == before + 1
