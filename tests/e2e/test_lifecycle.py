@@ -159,3 +159,31 @@ def test_worker_exposes_health_and_task_metrics(shared_api: Proc, shared_worker:
         assert _sample(after, name) - _sample(before, name) == 3, name
     health = httpx.get(f"{shared_worker.url}/healthz").json()
     assert health["status"] == "ok" and health["heartbeat_age_seconds"] < 5
+
+
+def test_the_shipped_failing_functions_show_a_failure_a_retry_and_a_dead_letter(
+    shared_api: Proc, shared_worker: Proc
+) -> None:
+    """`fail` and `fail-transiently` (functions/builtins.py): what a new user can try first."""
+    api = shared_api
+    failed = submit(api, "fail", {"message": "boom"}).json()["id"]
+    done = wait_for(api, failed, {"succeeded", "failed"})
+    assert (done["status"], done["attempts"]) == ("failed", 1), done
+    assert done["error"] == "FailedOnRequest: boom"
+    assert done["dead_letter"] == f"spillway/{failed}"
+
+    flaky = submit(api, "fail-transiently", {"failures": 2}).json()["id"]
+    seen: set[str] = set()
+    deadline = time.monotonic() + 20
+    while (current := state(api, flaky))["status"] not in {"succeeded", "failed"}:
+        seen.add(current["status"])
+        assert time.monotonic() < deadline, current
+        time.sleep(0.01)
+    assert current["status"] == "succeeded" and "retrying" in seen, (current, seen)
+    assert current["result"] == {"attempt": 3} and current["attempts"] == 3
+
+    exhausted = submit(api, "fail-transiently", {"failures": 10}).json()["id"]
+    done = wait_for(api, exhausted, {"succeeded", "failed"}, timeout=30)
+    assert (done["status"], done["attempts"]) == ("failed", 4), done
+    assert done["error"] == "TransientFailure: failure 4 of 10, on request"
+    assert done["dead_letter"] == f"spillway/{exhausted}"
