@@ -8,8 +8,6 @@ has processed (replicationSendAck), so after a 202 the record is readable on the
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -20,6 +18,7 @@ import redis
 from functions import keys
 from functions.localredis import RedisServer
 from functions.settings import Settings
+from tests.api.conftest import paused
 from tests.support.processes import redis_server_or_skip
 
 pytestmark = pytest.mark.anyio
@@ -96,14 +95,10 @@ async def test_a_replica_that_does_not_acknowledge_makes_the_outcome_unknown(
     use_settings(
         REDIS_URL=own_redis.url, DURABLE_REPLICAS=1, DURABLE_TIMEOUT=0.1, REDIS_TIMEOUT=1.0
     )
-    assert replica.process is not None
-    os.kill(replica.process.pid, signal.SIGSTOP)
-    try:
+    with paused(replica):
         started = time.monotonic()
         response = await client.post(SUBMIT, json={"n": 1})
         elapsed = time.monotonic() - started
-    finally:
-        os.kill(replica.process.pid, signal.SIGCONT)
     assert response.status_code == 503, response.text
     body = response.json()
     assert body["type"] == "urn:spillway:problem:outcome-unknown"

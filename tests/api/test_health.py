@@ -10,8 +10,6 @@ queue-proxy's 100 ms per probe attempt; one that never reached it is not ready.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable
 
@@ -22,6 +20,7 @@ from prometheus_client import REGISTRY
 from functions.api.routes.health import REPORT_WITHIN
 from functions.localredis import RedisServer, free_port
 from functions.settings import Settings
+from tests.api.conftest import paused
 
 pytestmark = pytest.mark.anyio
 # queue-proxy's aggressiveProbeTimeout (pkg/queue/readiness/probe.go).
@@ -76,15 +75,11 @@ async def test_a_ready_pod_stays_ready_through_a_redis_outage_and_says_so(
     as soon as Redis is back."""
     use_settings(REDIS_URL=own_redis.url, REDIS_TIMEOUT=0.5)
     assert (await client.get("/readyz")).json() == {"status": "ok"}
-    assert own_redis.process is not None
-    os.kill(own_redis.process.pid, signal.SIGSTOP)
-    try:
+    with paused(own_redis):
         started = time.monotonic()
-        paused = await client.get("/readyz")
+        frozen = await client.get("/readyz")
         elapsed = time.monotonic() - started
-    finally:
-        os.kill(own_redis.process.pid, signal.SIGCONT)
-    assert paused.status_code == 200 and paused.json()["status"] == "degraded", paused.text
+    assert frozen.status_code == 200 and frozen.json()["status"] == "degraded", frozen.text
     assert REPORT_WITHIN <= elapsed < QUEUE_PROXY_ATTEMPT, elapsed
 
     own_redis.stop()

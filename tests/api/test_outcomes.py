@@ -8,10 +8,7 @@ is "outcome unknown" with the ids, and the ids are what the producer finds after
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -21,20 +18,11 @@ from prometheus_client import REGISTRY
 from functions import keys
 from functions.localredis import RedisServer
 from functions.settings import Settings
+from tests.api.conftest import paused
 
 pytestmark = pytest.mark.anyio
 SINGLE = "/v1/functions/echo/invocations"
 BATCH = "/v1/functions/echo/invocations/batch"
-
-
-@contextmanager
-def paused(server: RedisServer) -> Iterator[None]:
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 def counted(name: str, **labels: str) -> float:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import redis
 
 from functions.api.resp import Address, Client, NotSent, ReplyError, Script, Unanswered
 from functions.localredis import RedisServer, free_port
+from tests.api.conftest import paused
 
 pytestmark = pytest.mark.anyio
 
@@ -142,18 +139,6 @@ async def test_connecting_to_nothing_fails_fast() -> None:
     client = Client(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
     with pytest.raises(NotSent):
         await client.execute("PING")
-
-
-@contextmanager
-def paused(server: RedisServer) -> Iterator[None]:
-    """SIGSTOP the server: the kernel still accepts connections and buffers what is written, but
-    nothing is read or answered until SIGCONT."""
-    assert server.process is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
 
 
 async def test_a_command_written_to_a_paused_redis_is_unanswered_and_runs_later(
