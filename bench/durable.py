@@ -11,7 +11,10 @@ wrk options), against a private Redis configured per variant:
 
 A round runs every variant once, in rotating order, each with a fresh Redis (and replica) whose
 files are on the machine's disk (the report names its filesystem: fsync on tmpfs costs nothing).
-Ratios to `memory` and to `aof-everysec` are computed per round, then summarised.
+Ratios to `memory` and to `aof-everysec` are computed per round, then summarised. Each run also
+measures one connection alone (`wrk -c1`): with many submits in flight Redis shares one fsync (or
+one replica acknowledgment) among all that arrived in the same event-loop pass, while a lone
+producer waits for each, so the cost shows in that latency first.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Config:
     duration: int = 8
     warmup: int = 2
     connections: int = 32
+    alone_duration: int = 3  # seconds of wrk -c1
     durable_timeout: float = 0.3  # with a 1 s Redis deadline: throughput, not timeouts
 
 
@@ -132,6 +136,7 @@ def one_run(name: str, config: Config, cpus: Cpus, body_file: Path) -> dict[str,
                 port, payloads.SUBMIT_PATH, body_file, config.duration, config.connections, cpus
             )
             others_pct = others.pct()
+            alone = wrk(port, payloads.SUBMIT_PATH, body_file, config.alone_duration, 1, cpus)
             if not proc.alive():
                 raise BenchError(f"{name} died during the run:\n{proc.log_tail()}")
         client = redis.Redis.from_url(primary.url)
@@ -140,7 +145,11 @@ def one_run(name: str, config: Config, cpus: Cpus, body_file: Path) -> dict[str,
     result.update(
         variant=name,
         queue_depth_after=depth,
-        enqueued_at_least_counted=depth >= result["requests"],
+        enqueued_at_least_counted=depth >= result["requests"] + alone["requests"],
+        alone_rps=alone["rps"],
+        alone_p50_us=alone["p50_us"],
+        alone_p99_us=alone["p99_us"],
+        alone_errors=alone["status_errors"] + alone["socket_errors"],
         others_on_server_cpu_pct=others_pct,
     )
     return result
@@ -194,10 +203,13 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
             "rps": summary([x["rps"] for x in used]),
             "p50_ms": summary([x["p50_us"] / 1000 for x in used]),
             "p99_ms": summary([x["p99_us"] / 1000 for x in used]),
+            "alone_rps": summary([x["alone_rps"] for x in used]),
+            "alone_p50_ms": summary([x["alone_p50_us"] / 1000 for x in used]),
+            "alone_p99_ms": summary([x["alone_p99_us"] / 1000 for x in used]),
             "vs_memory": summary([r["vs_memory"][name] for r in clean]),
             "vs_everysec": summary([r["vs_everysec"][name] for r in clean]),
             "non_2xx": sum(x["status_errors"] for x in used),
-            "socket_errors": sum(x["socket_errors"] for x in used),
+            "socket_errors": sum(x["socket_errors"] + x["alone_errors"] for x in used),
             "enqueued_at_least_counted": all(x["enqueued_at_least_counted"] for x in used),
             "runs": used,
         }
