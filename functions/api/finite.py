@@ -6,15 +6,17 @@ double's range (`1e400`, or 250 digits and `e60`) as infinity; dumped again, all
 RFC 8259 section 6: "Numeric values that cannot be represented in the grammar below (such as
 Infinity and NaN) are not permitted." They are an invalid body (422), like any other JSON error.
 
-The body is parsed once more by pydantic-core's own parser, in Rust, with the named constants
-refused (`allow_inf_nan=False`), and the floats it holds are checked for overflow: no pattern over
-the text could tell every overflowing number (mantissa digits and exponent add up), and a regular
-expression costs milliseconds on a large body where the parse costs microseconds.
+A single submit's body is parsed once more by pydantic-core's own parser, in Rust, with the named
+constants refused (`allow_inf_nan=False`), and the floats it holds are checked for overflow: no
+pattern over the text could tell every overflowing number (mantissa digits and exponent add up),
+and a regular expression costs milliseconds on a large body where the parse costs microseconds.
+A batch's items, parsed already, are checked as they are.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic_core import from_json
 
@@ -38,6 +40,12 @@ def refuse_non_finite(body: bytes) -> None:
         raise NonFinite(
             f"NaN and Infinity are not JSON numbers (RFC 8259 section 6): {exc}"
         ) from None
+    refuse_non_finite_values(value)
+
+
+def refuse_non_finite_values(value: Any) -> None:
+    """Raise NonFinite if `value`, as parsed from JSON, holds a float that is not finite (a
+    parser that allows NaN and Infinity, like pydantic's, also gives those as floats)."""
     stack = [value]
     while stack:  # iterative: a deeply nested body cannot exhaust the interpreter's stack
         item = stack.pop()

@@ -24,7 +24,7 @@ from starlette.types import Scope
 
 from functions.api import metrics
 from functions.api.admission import MemoryFull
-from functions.api.finite import NonFinite, refuse_non_finite
+from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
     Accepted,
@@ -140,19 +140,14 @@ def _bad_wait(detail: str, error_type: str) -> None:
     )
 
 
-async def _body(request: Request, spec: FunctionSpec) -> bytes:
-    """The request body, refused (422) if it holds a number JSON cannot carry."""
-    body = await request.body()
-    try:
-        refuse_non_finite(body)
-    except NonFinite as exc:
-        metrics.REJECTED.labels(spec.name, "invalid").inc()
-        raise Problem(
-            "invalid-input",
-            f"invalid JSON for {spec.name!r}: {exc}",
-            errors=[{"path": "", "message": str(exc), "type": "json_invalid"}],
-        ) from exc
-    return body
+def _non_finite(spec: FunctionSpec, exc: NonFinite) -> Problem:
+    """The 422 for a body holding a number JSON cannot carry (functions/api/finite.py)."""
+    metrics.REJECTED.labels(spec.name, "invalid").inc()
+    return Problem(
+        "invalid-input",
+        f"invalid JSON for {spec.name!r}: {exc}",
+        errors=[{"path": "", "message": str(exc), "type": "json_invalid"}],
+    )
 
 
 async def _enqueue(
@@ -200,8 +195,13 @@ async def invoke(request: Request) -> Response:
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
     wait = _wait(request, settings)
+    body = await request.body()
     try:
-        payload = spec.input_model.model_validate_json(await _body(request, spec))
+        refuse_non_finite(body)
+    except NonFinite as exc:
+        raise _non_finite(spec, exc) from exc
+    try:
+        payload = spec.input_model.model_validate_json(body)
     except ValidationError as exc:
         metrics.REJECTED.labels(spec.name, "invalid").inc()
         raise Problem(
@@ -231,11 +231,11 @@ async def invoke(request: Request) -> Response:
         status = record["status"] if record else status
     # Nothing here needs escaping (ids are [0-9a-f-], names [a-z0-9-] by the registry's rule,
     # the status a fixed word), so the body is formatted rather than run through json.dumps.
-    body = (
+    accepted_body = (
         f'{{"id":"{invocation_id}","function":"{spec.name}",'
         f'"status":"{status}","status_url":"{status_url}"}}'
     )
-    return _json(202, body.encode(), headers)
+    return _json(202, accepted_body.encode(), headers)
 
 
 async def invoke_batch(request: Request) -> Response:
@@ -249,13 +249,16 @@ async def invoke_batch(request: Request) -> Response:
             "unsupported",
         )
     try:
-        batch = BatchBody.model_validate_json(await _body(request, spec))
+        batch = BatchBody.model_validate_json(await request.body())
+        refuse_non_finite_values(batch.items)
     except ValidationError as exc:
         raise Problem(
             "invalid-input",
             'the body must be {"items": [...]}',
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
+    except NonFinite as exc:
+        raise _non_finite(spec, exc) from exc
     if not 1 <= len(batch.items) <= settings.MAX_BATCH:
         detail = f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}"
         raise Problem(
