@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, coldstart, e2e, report, scaleout, simulate, submit, worker
+from bench import capacity, coldstart, durable, e2e, report, scaleout, simulate, submit, worker
 from bench.harness.cpus import Cpus
 from bench.harness.interference import OTHERS_LIMIT_PCT
 from bench.harness.machine import machine
@@ -26,7 +26,16 @@ from bench.harness.priority import boost, priority
 from bench.harness.processes import ROOT, BenchError, logs
 from bench.harness.repeat import ROUND_ATTEMPTS
 
-SECTIONS = ("submit", "capacity", "coldstart", "worker", "e2e", "simulate", "scaleout")
+SECTIONS = (
+    "submit",
+    "durable",
+    "capacity",
+    "coldstart",
+    "worker",
+    "e2e",
+    "simulate",
+    "scaleout",
+)
 QUIET_BUSY_PCT = 20.0
 
 
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
     for tool in ("wrk", "redis-server"):
-        if {"submit", "capacity"} & set(only) or tool == "redis-server":
+        if {"submit", "durable", "capacity"} & set(only) or tool == "redis-server":
             if shutil.which(tool) is None:
                 parser.error(f"{tool} is not on PATH (bench/run installs it)")
 
@@ -88,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         configs: dict[str, Any] = {
             "submit": submit.Config(rounds=2, duration=3, warmup=1),
+            "durable": durable.Config(rounds=2, duration=3, warmup=1),
             "capacity": capacity.Config(levels=(1, 4, 16, 64), rounds=1, duration=2),
             "coldstart": coldstart.Config(runs=5, importtime_reps=2),
             "worker": worker.Config(rounds=2, messages=400),
@@ -98,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         configs = {
             "submit": submit.Config(rounds=4, duration=8, warmup=2),
+            "durable": durable.Config(rounds=4, duration=8, warmup=2),
             "capacity": capacity.Config(),
             "coldstart": coldstart.Config(runs=15, importtime_reps=5),
             "worker": worker.Config(rounds=5, messages=3000),
@@ -107,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
+        "durable": durable.run,
         "capacity": capacity.run,
         "coldstart": coldstart.run,
         "worker": worker.run_levels,
@@ -141,15 +153,16 @@ def main(argv: list[str] | None = None) -> int:
             result["warnings"].append(f"{section} failed: {str(exc).splitlines()[0]}")
     result["elapsed_s"] = time.monotonic() - started
 
-    if sub := result.get("submit"):
-        for name, app in sub["apps"].items():
+    # Every wrk run must be all 2xx, and Redis must hold at least what was answered.
+    for section, kind in (("submit", "apps"), ("durable", "variants")):
+        for name, app in (result.get(section) or {}).get(kind, {}).items():
             if app["non_2xx"] or app["socket_errors"]:
                 result["warnings"].append(
-                    f"submit {name}: {app['non_2xx']} non-2xx responses, "
+                    f"{section} {name}: {app['non_2xx']} non-2xx responses, "
                     f"{app['socket_errors']} socket errors (must be 0)"
                 )
             if not app["enqueued_at_least_counted"]:
-                result["warnings"].append(f"submit {name}: fewer messages queued than 2xx counted")
+                result["warnings"].append(f"{section} {name}: fewer messages queued than counted")
     for section in SECTIONS:
         data = result.get(section) or {}
         parts = [data, *(data.get("levels") or {}).values()]

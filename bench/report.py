@@ -266,6 +266,38 @@ def markdown(result: dict[str, Any]) -> str:
             if "ratio_from_start_spillway_vs_plain" in data:
                 whole = _s(data["ratio_from_start_spillway_vs_plain"])
                 lines.append(f"Per-round ratio Spillway / plain, from process start: {whole}")
+    if dur := result.get("durable"):
+        cfg = dur["config"]
+        lines += [
+            "",
+            "## Durable submits (bench/durable.py)",
+            "",
+            f"{cfg['rounds']} rounds; per variant and round a fresh Redis (AOF files on "
+            f"{dur['aof_filesystem']}) and one uvicorn process serving single submits, "
+            f"{cfg['warmup']} s warm-up, then {cfg['duration']} s of `wrk -t1 "
+            f"-c{cfg['connections']}`. Ratios per round against `memory` (no persistence) and "
+            "`aof-everysec` (the platform Redis). wait-replica: SPILLWAY_DURABLE_REPLICAS=1, "
+            f"SPILLWAY_DURABLE_TIMEOUT {cfg['durable_timeout']:g} s. *Alone*: then "
+            f"{cfg['alone_duration']} s of `wrk -c1`, one submit at a time.",
+            "",
+            *_head(
+                "variant",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "/ memory",
+                "/ aof-everysec",
+                "alone req/s",
+                "alone p50 ms",
+                "non-2xx",
+            ),
+        ]
+        for name, v in dur["variants"].items():
+            lines.append(
+                f"| {name} | {_s(v['rps'], 0)} | {_s(v['p50_ms'])} | {_s(v['p99_ms'])} "
+                f"| {_s(v['vs_memory'])} | {_s(v['vs_everysec'])} | {_s(v['alone_rps'], 0)} "
+                f"| {_s(v['alone_p50_ms'])} | {v['non_2xx']} |"
+            )
     if e2e := result.get("e2e"):
         cfg = e2e["config"]
         lines += [

@@ -1,4 +1,8 @@
-"""The functions Spillway ships: handy for smoke tests, load tests and as examples."""
+"""The functions Spillway ships: handy for smoke tests, load tests and as examples.
+
+`fail` and `fail-transiently` fail on request, so a new user sees a `failed` record with its
+dead letter, and a retry, without writing a function first.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.registry import function
+from functions.context import retries
+from functions.registry import RetryPolicy, function
 
 
 class Strict(BaseModel):
@@ -91,3 +96,61 @@ def process_data(payload: ProcessDataInput) -> ProcessDataOutput:
     return ProcessDataOutput(
         status="success", result=f"Processed {payload.data} for user {payload.user_id}"
     )
+
+
+class FailInput(Strict):
+    """What `fail` fails with."""
+
+    message: str = Field(
+        default="failed on request", max_length=1000, description="The error's message."
+    )
+
+
+class Nothing(Strict):
+    """No output: the function never returns one."""
+
+
+class FailedOnRequest(Exception):
+    """Raised by `fail`: not retryable, so the invocation fails for good and is dead-lettered."""
+
+
+@function("fail", time_limit=10)
+def fail(payload: FailInput) -> Nothing:
+    """Fail at once, for good: the record says `failed` and the dead-letter store keeps it."""
+    raise FailedOnRequest(payload.message)
+
+
+class TransientFailure(Exception):
+    """Raised by `fail-transiently` while it has failures left: retried with backoff."""
+
+
+class FailTransientlyInput(Strict):
+    """How many runs of `fail-transiently` fail before one succeeds."""
+
+    failures: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Runs that fail before one succeeds; with 4 or more, every attempt fails "
+        "and the invocation is failed and dead-lettered.",
+    )
+
+
+class FailTransientlyOutput(Strict):
+    """Which run succeeded."""
+
+    attempt: int = Field(description="1 for the first run, 2 after one retry, ...")
+
+
+@function(
+    "fail-transiently",
+    time_limit=10,
+    retry=RetryPolicy(attempts=4, on=(TransientFailure,), backoff=0.5, backoff_max=2.0),
+)
+def fail_transiently(payload: FailTransientlyInput) -> FailTransientlyOutput:
+    """Fail the first `failures` runs with a retryable error, then succeed: the record goes
+    queued, running, retrying, ... succeeded (4 attempts at most)."""
+    done = retries()
+    if done < payload.failures:
+        raise TransientFailure(f"failure {done + 1} of {payload.failures}, on request")
+    return FailTransientlyOutput(attempt=done + 1)

@@ -43,6 +43,11 @@ def idempotency_key(prefix: str, function: str, key: str) -> str:
     return f"{prefix}spillway:idem:{function}:{key}"
 
 
+def probe_key(prefix: str) -> str:
+    """Never written: the API's readiness check deletes it to learn whether Redis takes writes."""
+    return f"{prefix}spillway:probe"
+
+
 def leases_key(prefix: str, pool: str = "") -> str:
     """The pool's worker leases (worker id -> deadline); functions/worker/lua/_lib.lua."""
     return f"{prefix}spillway:leases{pool_suffix(pool)}"

@@ -2,7 +2,8 @@
 
 The record is what `GET /v1/invocations/{id}` reads. It exists from the moment the API accepts
 the invocation (so an id that was never submitted is a clean 404, unlike Celery's AsyncResult,
-which reports PENDING for any id) and expires `SPILLWAY_RESULT_TTL` seconds after the last write.
+which reports PENDING for any id). It never expires while the invocation is unfinished; the
+worker's finish script gives it `SPILLWAY_RESULT_TTL` seconds once it ends.
 """
 
 from __future__ import annotations

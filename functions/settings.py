@@ -43,7 +43,13 @@ class Settings(BaseSettings):
         default=["functions.builtins"],
         description="Comma-separated modules whose @function definitions are registered.",
     )
-    RESULT_TTL: int = Field(default=86_400, gt=0, description="Seconds an invocation record lives.")
+    RESULT_TTL: int = Field(
+        default=3600,
+        gt=0,
+        description="Seconds a finished invocation's record (and result) is kept. Sized with "
+        "IDEMPOTENCY_TTL to fit the platform Redis's memory at about 40 invocations/s "
+        "(docs/deploy.md, 'Memory budget').",
+    )
     LOG_LEVEL: str = Field(default="INFO")
 
     # --- API ------------------------------------------------------------------------------
@@ -59,12 +65,53 @@ class Settings(BaseSettings):
     MAX_BACKLOG: int = Field(
         default=10_000, gt=0, description="Default queued-invocation limit per queue (429 above)."
     )
-    IDEMPOTENCY_TTL: int = Field(default=86_400, gt=0)
+    IDEMPOTENCY_TTL: int = Field(
+        default=3600,
+        gt=0,
+        description="Seconds an Idempotency-Key is kept once its invocations finished.",
+    )
     REDIS_TIMEOUT: float = Field(
         default=0.5, gt=0, description="API deadline for one Redis operation, seconds."
     )
+    DURABLE_REPLICAS: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas that must acknowledge a submit (WAIT) before the API answers 202; "
+        "short of them within DURABLE_TIMEOUT, 503 outcome-unknown. 0: no wait.",
+    )
+    DURABLE_FSYNC: bool = Field(
+        default=False,
+        description="Answer 202 only once the primary's AOF (and DURABLE_REPLICAS replicas') "
+        "fsync'd the submit (WAITAOF: Redis 7.2+ with appendonly yes).",
+    )
+    DURABLE_TIMEOUT: float = Field(
+        default=0.2,
+        gt=0,
+        description="Seconds a durable submit waits for its acknowledgment (Redis may answer up "
+        "to 0.1 s late); at least 0.15 s below REDIS_TIMEOUT.",
+    )
     RETRY_AFTER: int = Field(default=5, ge=1, description="Retry-After on 503 (Redis down).")
     BACKLOG_RETRY_AFTER: int = Field(default=2, ge=1, description="Retry-After on 429.")
+    MEMORY_ADMISSION: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of Redis's memory budget above which new submits are refused (503 "
+        "memory-pressure), leaving the rest for accepted work to finish; 1 turns it off.",
+    )
+    MEMORY_BUDGET: int = Field(
+        default=0,
+        ge=0,
+        description="Bytes of Redis memory the admission share applies to; 0 takes Redis's "
+        "maxmemory (with neither, admission is off).",
+    )
+    MEMORY_SAMPLE_INTERVAL: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="Seconds between the API's INFO memory samples (one per interval, taken "
+        "by a submit or a readiness check).",
+    )
     OPENTELEMETRY: bool = Field(
         default=False,
         description="FastAPI's native OpenTelemetry spans and metrics for HTTP requests, sent "
@@ -173,6 +220,15 @@ class Settings(BaseSettings):
     def _sane_timeouts(self) -> Settings:
         if self.HEARTBEAT_MAX_AGE <= self.HEARTBEAT_INTERVAL:
             raise ValueError("SPILLWAY_HEARTBEAT_MAX_AGE must exceed SPILLWAY_HEARTBEAT_INTERVAL")
+        # Redis checks a WAIT's timeout between events, every 1/hz s (100 ms by default), so
+        # the wait ends up to that much late (redis 7.0.15 src/timeout.c,
+        # handleBlockedClientsTimeout, run before the event loop sleeps); the reply must still
+        # come within the API's deadline.
+        durable = self.DURABLE_REPLICAS > 0 or self.DURABLE_FSYNC
+        if durable and self.DURABLE_TIMEOUT + 0.15 > self.REDIS_TIMEOUT:
+            raise ValueError(
+                "SPILLWAY_DURABLE_TIMEOUT must be at least 0.15 s below SPILLWAY_REDIS_TIMEOUT"
+            )
         return self
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from functions.api.problems import TYPES
 from functions.settings import Settings, env_name
 from tests.support.processes import ROOT
 
@@ -31,3 +32,13 @@ def test_every_setting_is_documented_with_its_default() -> None:
 def test_no_unknown_settings_are_documented() -> None:
     known = {env_name(n) for n in Settings.model_fields}
     assert set(_documented()) <= known
+
+
+def test_every_problem_type_is_documented_as_the_code_has_it() -> None:
+    """The README's "Problem types" table is functions/api/problems.py's TYPES, row for row."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Problem types", 1)[1].split("\n\n", 3)[2]
+    rows = re.findall(r"^\| `([a-z-]+)` \| `(\d+)` \| (.+) \|$", section, flags=re.MULTILINE)
+    assert [(slug, int(status), when) for slug, status, when in rows] == [
+        (slug, status, when) for slug, (status, when) in TYPES.items()
+    ]

@@ -37,6 +37,8 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SPILLWAY_LEASE_TTL", "1"),
         ("PORT", "abc"),
         ("SPILLWAY_HEARTBEAT_MAX_AGE", "1"),
+        ("SPILLWAY_DURABLE_REPLICAS", "-1"),
+        ("SPILLWAY_MEMORY_ADMISSION", "1.5"),
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -63,6 +65,14 @@ def test_queue_routes_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPILLWAY_QUEUE_ROUTES", "sleep")
     with pytest.raises(ValidationError, match="function=queue"):
         Settings()
+
+
+def test_a_durable_wait_must_end_before_the_redis_deadline() -> None:
+    """WAIT may answer up to Redis's 100 ms tick late: it must still fit the API's deadline."""
+    Settings(DURABLE_TIMEOUT=0.4)  # no durability asked: no constraint
+    Settings(DURABLE_REPLICAS=1, DURABLE_TIMEOUT=0.35)
+    with pytest.raises(ValidationError, match="0.15 s below"):
+        Settings(DURABLE_REPLICAS=1, DURABLE_TIMEOUT=0.4)
 
 
 @pytest.mark.parametrize(

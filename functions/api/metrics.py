@@ -16,8 +16,15 @@ SUBMITTED = Counter(
 )
 REJECTED = Counter(
     "spillway_invocations_rejected_total",
-    "Invocations refused, by reason (invalid, backlog, redis_unavailable, conflict, too_large).",
+    "Invocations refused, by reason (invalid, backlog, memory, redis_unavailable, conflict, "
+    "unsupported_media_type, unknown_function).",
     ["function", "reason"],
+)
+OUTCOME_UNKNOWN = Counter(
+    "spillway_invocations_outcome_unknown_total",
+    "Invocations whose submit was sent to Redis but not answered: they may have been enqueued "
+    "(the producer got 503 outcome-unknown with their ids). Not counted as rejected.",
+    ["function"],
 )
 QUEUE_DEPTH = Gauge(
     "spillway_queue_depth", "Invocations waiting in the queue list, as last seen.", ["queue"]
@@ -71,6 +78,12 @@ _requests = Children(HTTP_REQUESTS)
 _latency = Children(HTTP_LATENCY)
 
 
+# Scrapes of /metrics are not counted: every scraper (Prometheus, `spillway dev`'s scaler once a
+# second) would otherwise dominate spillway_http_requests_total with its own requests;
+# Prometheus's `up` and `scrape_duration_seconds` already describe them.
+UNCOUNTED_PATHS = frozenset({"/metrics"})
+
+
 class HttpMetricsMiddleware:
     """Counts requests by route *template* (never the raw path, which would explode cardinality).
 
@@ -81,7 +94,7 @@ class HttpMetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in UNCOUNTED_PATHS:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()

@@ -70,15 +70,17 @@ class FunctionsPublic(BaseModel):
 
 
 class Health(BaseModel):
-    """A probe's answer."""
+    """A probe's answer: `redis` says what is wrong when the status is not `ok`."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "starting", "unavailable"]
+    redis: str | None = None
 
 
 class ProblemDetails(BaseModel):
-    """An error, as an RFC 9457 problem document; `errors` points at each invalid input."""
+    """An error, as an RFC 9457 problem document: `type` is `urn:spillway:problem:<slug>`
+    (README, "Problem types"); `errors` points at each invalid input with a JSON pointer."""
 
-    type: str = "about:blank"
+    type: str
     title: str
     status: int
     detail: str

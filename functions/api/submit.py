@@ -16,7 +16,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from functions import keys, records
-from functions.api.resp import Client, ReplyError, Script
+from functions.api.admission import Admission
+from functions.api.durability import Durability
+from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
 from functions.settings import Settings
@@ -52,14 +54,25 @@ end
 return {1, depth + n, ''}
 """
 
-# OSError covers refused, reset and unreachable, an incomplete reply (resp.Connection.roundtrip
-# turns it into ConnectionResetError) and the deadline (asyncio.timeout raises TimeoutError, an
-# OSError subclass); LimitOverrunError is a reply line longer than the stream's buffer limit.
+# The RESP client raises NotSent or Unanswered (OSError subclasses) for every I/O failure and
+# for the deadline; LimitOverrunError is a reply line longer than the stream's buffer limit.
 REDIS_ERRORS = (OSError, asyncio.LimitOverrunError)
 
 
 class RedisUnavailable(Exception):
-    """Redis did not answer within the deadline."""
+    """Redis could not serve the request: unreachable, silent past the deadline, or refusing
+    (out of memory, loading, read-only...). For a submit: nothing was enqueued."""
+
+
+class OutcomeUnknown(Exception):
+    """A submit whose fate the API cannot tell: sent to Redis with no reply within the deadline
+    (its script may have run, or may still run when a paused Redis resumes), or enqueued without
+    the durability asked for. `ids` are the ids it was given; `detail` says which case."""
+
+    def __init__(self, detail: str, ids: list[str]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.ids = ids
 
 
 class BacklogFull(Exception):
@@ -92,19 +105,26 @@ class Submitter:
         self.settings = settings
         self.registry = registry
         self._script = Script(_SUBMIT_LUA)
+        self.admission = Admission(settings)
+        self.durability = Durability(settings)
+        self.misconfigured: str | None = None  # why this Redis can never serve (readiness)
+        self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
 
     async def call(self, awaitable: Awaitable[T]) -> T:
-        """Await a Redis operation under the API's deadline; failures become RedisUnavailable."""
+        """Await a Redis call (the client applies the deadline). Failures of any kind become
+        RedisUnavailable, chained to the cause: a lost read changed nothing, and `submit`
+        looks at the cause to tell an unanswered script apart."""
         try:
-            async with asyncio.timeout(self.settings.REDIS_TIMEOUT):
-                return await awaitable
+            reply = await awaitable
         except REDIS_ERRORS as exc:
             raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
         except ReplyError as exc:
             if exc.transient:  # out of memory, loading, read-only replica...
                 raise RedisUnavailable(str(exc)) from exc
             raise
+        self.contacted = True
+        return reply
 
     async def submit(
         self,
@@ -113,6 +133,9 @@ class Submitter:
         *,
         idempotency_key: str | None = None,
     ) -> Accepted:
+        if self.admission.due():
+            await self._sample_memory()
+        self.admission.check()  # MemoryFull: refused before anything is sent
         prefix = self.settings.KEY_PREFIX
         builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
@@ -125,25 +148,47 @@ class Submitter:
             fingerprint = _fingerprint(payloads_json)
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
-        result: list[Any] = await self.call(
-            self.redis.run_script(
-                self._script,
-                keys=[
-                    keys.queue_key(prefix, spec.queue),
-                    idem_key,
-                    *(keys.record_key(prefix, i) for i in ids),
-                ],
-                args=[
-                    max_backlog,
-                    idem_value,
-                    self.settings.IDEMPOTENCY_TTL,
-                    "",
-                    spec.name,
-                    f"{time.time():.6f}",
-                    *messages,
-                ],
-            )
-        )
+        script_keys = [
+            keys.queue_key(prefix, spec.queue),
+            idem_key,
+            *(keys.record_key(prefix, i) for i in ids),
+        ]
+        args = [
+            max_backlog,
+            idem_value,
+            self.settings.IDEMPOTENCY_TTL,
+            "",
+            spec.name,
+            f"{time.time():.6f}",
+            *messages,
+        ]
+        then = self.durability.command()
+        ack: Any = None
+        try:
+            if then is None:
+                result: list[Any] = await self.call(
+                    self.redis.run_script(
+                        self._script, script_keys, args, timeout=self.settings.REDIS_TIMEOUT
+                    )
+                )
+            else:
+                result, ack = await self.call(
+                    self.redis.run_script_then(
+                        self._script, script_keys, args, then, timeout=self.settings.REDIS_TIMEOUT
+                    )
+                )
+        except RedisUnavailable as exc:
+            # Only a script that left this process can have run. One that Redis refused
+            # (OOM, MISCONF, NOREPLICAS, READONLY) wrote nothing: Redis checks a script's first
+            # write, and this script reads before it writes (redis 7.0 src/script.c
+            # scriptVerifyWriteCommandAllow, scriptVerifyOOM; 6.2 src/scripting.c).
+            if isinstance(exc.__cause__, Unanswered):
+                raise OutcomeUnknown(
+                    "Redis did not answer after the submit was sent, so it may have been "
+                    "enqueued (a paused Redis runs it when it resumes)",
+                    ids,
+                ) from exc.__cause__
+            raise
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
             raise BacklogFull(depth, max_backlog)
@@ -153,11 +198,57 @@ class Submitter:
             if prior_fp != fingerprint:
                 raise IdempotencyConflict
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
+        if then is not None and (missing := self.durability.shortfall(ack)):
+            raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
         return Accepted(ids=ids, depth=depth)
 
-    async def ping(self) -> None:
-        """Return when Redis answers a PING within the deadline; else RedisUnavailable."""
-        await self.call(self.redis.execute("PING"))
+    async def probe(self, timeout: float | None = None) -> None:
+        """Return when Redis would take a submit now; else RedisUnavailable, saying why.
+
+        A PING would pass while Redis refuses writes (NOREPLICAS, READONLY), so this sends a
+        write that changes nothing: DEL of a key that never exists. DEL is refused for the
+        same reasons a submit is, except memory (it may free): the memory sample, taken in the
+        same round trip when one is due, tells that (`admission.state()`). Deleting nothing is
+        not propagated to the AOF or to replicas. Any reply from Redis, a refusal included,
+        sets `contacted` (as does any call that succeeds).
+        """
+        commands: list[tuple[Any, ...]] = [("DEL", keys.probe_key(self.settings.KEY_PREFIX))]
+        durable = self.durability.probe_commands()
+        commands += durable
+        sample = self.admission.due()
+        if sample:
+            commands.append(("INFO", "memory"))
+        try:
+            replies = await self.call(
+                self.redis.pipeline(commands, timeout=timeout or self.settings.REDIS_TIMEOUT)
+            )
+        except RedisUnavailable as exc:
+            self.contacted = self.contacted or isinstance(exc.__cause__, ReplyError)
+            raise
+        if sample:
+            self._memory_sampled(replies[-1])
+        if isinstance(replies[0], ReplyError):
+            if replies[0].transient:
+                raise RedisUnavailable(str(replies[0])) from replies[0]
+            raise replies[0]
+        if durable:
+            # A Redis that cannot do what durability asks (WAITAOF before 7.2, AOF off, a
+            # replica) never can: `misconfigured`. Too few replicas now is unavailability.
+            self.misconfigured, missing = self.durability.probe(replies[1 : 1 + len(durable)])
+            if missing:
+                raise RedisUnavailable(missing)
+
+    async def _sample_memory(self) -> None:
+        reply = await self.call(
+            self.redis.pipeline([("INFO", "memory")], timeout=self.settings.REDIS_TIMEOUT)
+        )
+        self._memory_sampled(reply[0])
+
+    def _memory_sampled(self, reply: Any) -> None:
+        if isinstance(reply, ReplyError):  # e.g. an ACL user without INFO: stop trying
+            self.admission.disable(f"INFO memory was refused: {reply}")
+        else:
+            self.admission.update(reply)
 
     async def backlog(self) -> Backlog:
         """Every queue's length and the in-flight count, in one round trip. RedisUnavailable
@@ -166,7 +257,9 @@ class Submitter:
         queues = self.registry.queues()
         commands = [("LLEN", keys.queue_key(prefix, queue)) for queue in queues]
         commands.append(("HLEN", keys.unacked_key(prefix)))
-        values: list[Any] = await self.call(self.redis.pipeline(commands))
+        values: list[Any] = await self.call(
+            self.redis.pipeline(commands, timeout=self.settings.REDIS_TIMEOUT)
+        )
         for value in values:
             if not isinstance(value, int):
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
@@ -174,27 +267,39 @@ class Submitter:
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(
-            self.redis.execute("HGETALL", keys.record_key(self.settings.KEY_PREFIX, invocation_id))
+            self.redis.execute(
+                "HGETALL",
+                keys.record_key(self.settings.KEY_PREFIX, invocation_id),
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
         )
         if not flat:
             return None
         return records.decode(invocation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
-        """Poll the record until it is terminal or `seconds` pass; None if not finished.
+        """Poll the record until it is terminal or `seconds` pass, and return it as last read
+        (terminal or not); None if it was never read. RedisUnavailable only if no read worked.
 
         Polling starts at 5 ms and backs off to 200 ms: cheap for Redis, and quick for the short
         functions `?wait` is meant for.
         """
         deadline = time.monotonic() + seconds
         delay = 0.005
+        last: dict[str, Any] | None = None
         while True:
-            record = await self.read(invocation_id)
+            try:
+                record = await self.read(invocation_id)
+            except RedisUnavailable:
+                if last is None:
+                    raise
+                return last
+            last = record or last
             if record and record["status"] in records.TERMINAL:
                 return record
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return last
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.2)
 

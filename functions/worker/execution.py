@@ -20,6 +20,7 @@ from typing import Any
 from billiard.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel, ValidationError
 
+from functions import context
 from functions.registry import FunctionSpec
 from functions.settings import Settings
 from functions.worker.inflight import error_json
@@ -102,7 +103,9 @@ def attempt(
     """Run the function once; `retries` counts the retries already made."""
     started = time.perf_counter()
     try:
-        text = encode_result(call_function(spec, payload), settings.MAX_RESULT_BYTES)
+        with context.running(retries):  # what functions.context.retries() says in the call
+            output = call_function(spec, payload)
+        text = encode_result(output, settings.MAX_RESULT_BYTES)
     except SoftTimeLimitExceeded as exc:
         error = f"TimeLimitExceeded: time limit of {spec.time_limit:g}s"
         return _failed(error, "timeout", started, exc, "TimeLimitExceeded")

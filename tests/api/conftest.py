@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -11,7 +14,20 @@ import redis
 from functions.api.main import app, redis_client, registry
 from functions.api.resp import Client
 from functions.api.submit import Submitter
+from functions.localredis import RedisServer
 from functions.settings import Settings
+
+
+@contextmanager
+def paused(server: RedisServer) -> Iterator[None]:
+    """SIGSTOP the server: the kernel still accepts connections and buffers what is written, but
+    nothing is read or answered until SIGCONT."""
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ async def test_every_route_depends_on_the_admin_check(
     through it (here overridden to refuse)."""
 
     async def refuse() -> Admin:
-        raise Problem(403, "admin scope required", type_="urn:spillway:problem:forbidden")
+        raise Problem("http-error", "admin scope required", status=403)
 
     invocation_id = fail()
     app.dependency_overrides[require_admin] = refuse

@@ -160,7 +160,7 @@ async def test_wait_over_the_bound_is_422(
 ) -> None:
     use_settings(MAX_WAIT=5)
     response = await client.post("/v1/functions/echo/invocations?wait=6", json={})
-    assert "at most 5" in str(assert_problem(response, 422)["detail"])
+    assert "from 0 to 5 seconds" in str(assert_problem(response, 422)["detail"])
     assert_problem(await client.post("/v1/functions/echo/invocations?wait=-1", json={}), 422)
 
 
@@ -320,6 +320,7 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
     }
     problem = op["responses"]["429"]["content"]["application/problem+json"]["schema"]["$ref"]
     assert doc["components"]["schemas"][problem.rsplit("/", 1)[1]]["required"] == [
+        "type",
         "title",
         "status",
         "detail",
@@ -346,3 +347,49 @@ async def test_every_model_in_the_openapi_document_describes_itself(
             "ValidationError")}  # fmt: skip
     undocumented = sorted(name for name, s in ours.items() if not s.get("description"))
     assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"x": NaN}',
+        b'{"x": Infinity}',
+        b'{"x": -Infinity}',
+        b'{"x": 1e400}',
+        b'{"x": [1, {"y": -1E+400}]}',
+        b'{"x": 1' + b"0" * 400 + b".5}",
+        b'{"x": ' + b"1" * 250 + b"e60}",  # neither a 309-digit run nor a 3-digit exponent
+    ],
+)
+async def test_numbers_json_cannot_carry_are_422_never_null(
+    client: httpx.AsyncClient, redis_client: redis.Redis, raw: bytes
+) -> None:
+    """pydantic reads these as NaN or infinity and would dump them as null."""
+    headers = {"content-type": "application/json"}
+    response = await client.post("/v1/functions/echo/invocations", content=raw, headers=headers)
+    body = assert_problem(response, 422)
+    assert body["type"] == "urn:spillway:problem:invalid-input"
+    errors: list[dict[str, str]] = body["errors"]  # type: ignore[assignment]
+    # The whole body: RFC 6901's pointer to the root is the empty string.
+    assert [(e["path"], e["type"]) for e in errors] == [("", "json_invalid")]
+    batch = await client.post(
+        "/v1/functions/echo/invocations/batch",
+        content=b'{"items": [{"ok": 1}, ' + raw + b"]}",
+        headers=headers,
+    )
+    assert_problem(batch, 422)
+    assert redis_client.llen("spillway") == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"s": "NaN and Infinity are words", "e": "1e400"},
+        {"big": 10**400, "small": 1e-300, "max": 1.7976931348623157e308},
+    ],
+)
+async def test_finite_numbers_and_look_alikes_in_strings_pass(
+    client: httpx.AsyncClient, payload: dict[str, Any]
+) -> None:
+    response = await client.post("/v1/functions/echo/invocations", json=payload)
+    assert response.status_code == 202, response.text

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 import redis
 
-from functions.api.resp import Address, Client, ReplyError, Script
+from functions.api.resp import Address, Client, NotSent, ReplyError, Script, Unanswered
 from functions.localredis import RedisServer, free_port
+from tests.api.conftest import paused
 
 pytestmark = pytest.mark.anyio
 
@@ -136,5 +137,63 @@ async def test_a_cancelled_call_does_not_poison_the_pool(redis_url: str) -> None
 
 async def test_connecting_to_nothing_fails_fast() -> None:
     client = Client(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
-    with pytest.raises(OSError):
+    with pytest.raises(NotSent):
         await client.execute("PING")
+
+
+async def test_a_command_written_to_a_paused_redis_is_unanswered_and_runs_later(
+    own_redis: RedisServer,
+) -> None:
+    """What makes "nothing happened" false: the deadline stops the wait, not the command. Redis
+    reads a closed client's buffered commands before it sees the close, so the INCR runs once
+    Redis resumes although nobody waits for its reply any more."""
+    client = Client(own_redis.url)
+    check = redis.Redis.from_url(own_redis.url)
+    try:
+        await client.execute("PING")  # a pooled connection, so the INCR goes straight out
+        with paused(own_redis):
+            with pytest.raises(Unanswered) as caught:
+                await client.execute("INCR", "resp:ran", timeout=0.2)
+            assert isinstance(caught.value.__cause__, TimeoutError)
+        assert check.get("resp:ran") == b"1"
+    finally:
+        check.close()
+        await client.aclose()
+
+
+async def test_a_deadline_before_the_write_is_not_sent_and_nothing_runs(
+    own_redis: RedisServer,
+) -> None:
+    """With a password, a new connection waits for AUTH's reply before anything else is
+    written: a paused Redis times the setup out and the command itself never leaves."""
+    redis.Redis.from_url(own_redis.url).config_set("requirepass", "s3cret")
+    client = Client(f"redis://:s3cret@127.0.0.1:{own_redis.port}/0")
+    check = redis.Redis.from_url(f"redis://:s3cret@127.0.0.1:{own_redis.port}/0")
+    try:
+        with paused(own_redis):
+            with pytest.raises(NotSent):
+                await client.execute("INCR", "resp:ran", timeout=0.2)
+        assert check.get("resp:ran") is None
+        assert await client.execute("INCR", "resp:ran") == 1
+    finally:
+        check.close()
+        await client.aclose()
+
+
+async def test_waiting_for_a_free_connection_past_the_deadline_is_not_sent(
+    own_redis: RedisServer,
+) -> None:
+    client = Client(own_redis.url, max_connections=1)
+    try:
+        await client.execute("PING")
+        with paused(own_redis):
+            held = asyncio.ensure_future(client.execute("BLPOP", "resp:never", 0, timeout=5))
+            await asyncio.sleep(0.05)  # BLPOP holds the only connection
+            with pytest.raises(NotSent):
+                await client.execute("INCR", "resp:ran", timeout=0.1)
+            held.cancel()
+        check = redis.Redis.from_url(own_redis.url)
+        assert check.get("resp:ran") is None
+        check.close()
+    finally:
+        await client.aclose()

@@ -1,4 +1,5 @@
-"""The Submitter's reads for the probes and /metrics: PING and the backlog, in one round trip."""
+"""The Submitter's reads for the probes and /metrics: the write probe, and the backlog in one
+round trip."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ async def submitter(redis_url: str, redis_client: redis.Redis) -> AsyncIterator[
 async def test_ping_and_backlog_read_what_redis_holds(
     submitter: Submitter, redis_client: redis.Redis
 ) -> None:
-    await submitter.ping()
+    await submitter.probe()
     echo = registry.get("echo")
     assert echo is not None
     await submitter.submit(echo, ["{}", "{}"])
@@ -53,6 +54,6 @@ async def test_a_key_of_another_type_is_a_reply_error(
 async def test_both_reads_raise_redis_unavailable_when_nothing_answers() -> None:
     async for submitter in _submitter(f"redis://127.0.0.1:{free_port()}/0"):
         with pytest.raises(RedisUnavailable):
-            await submitter.ping()
+            await submitter.probe()
         with pytest.raises(RedisUnavailable):
             await submitter.backlog()

@@ -63,18 +63,15 @@ def _answers() -> Iterator[None]:
             extra["code"] = exc.code
         elif isinstance(exc, InvalidPayload):
             extra["errors"] = exc.errors
-        raise Problem(
-            exc.status, str(exc), type_=f"urn:spillway:problem:{exc.slug}", **extra
-        ) from exc
+        raise Problem(exc.slug, str(exc), status=exc.status, **extra) from exc
 
 
 def _selection(body: DeadLetterSelection) -> Filters:
     filters = Filters(body.queue, body.function, body.reason)
     if filters.empty and not body.all:
         raise Problem(
-            422,
+            "invalid-input",
             'name a queue, function or reason, or set "all": true to take every dead letter',
-            type_="urn:spillway:problem:invalid-input",
         )
     return filters
 

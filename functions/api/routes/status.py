@@ -28,8 +28,6 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
     record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
     if record is None:
         raise Problem(
-            404,
-            f"no invocation {invocation_id!r} (never submitted, or expired)",
-            type_="urn:spillway:problem:unknown-invocation",
+            "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
     return JSONResponse(record)

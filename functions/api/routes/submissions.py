@@ -12,6 +12,7 @@ both routes per function (functions/api/openapi.py).
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -22,14 +23,18 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from functions.api import metrics
-from functions.api.problems import Problem, queue_unavailable, validation_errors
+from functions.api.admission import MemoryFull
+from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
+from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
     Accepted,
     BacklogFull,
     IdempotencyConflict,
+    OutcomeUnknown,
     RedisUnavailable,
     Submitter,
 )
+from functions.records import TERMINAL
 from functions.registry import FunctionSpec
 from functions.settings import Settings
 
@@ -64,13 +69,16 @@ def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Re
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _compact(value: Any) -> bytes:
+    """JSON as Starlette's JSONResponse writes every other body: compact, UTF-8, finite."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _spec(submitter: Submitter, name: str) -> FunctionSpec:
     spec = submitter.registry.get(name)
     if spec is None:
         metrics.REJECTED.labels("(unknown)", "unknown_function").inc()
-        raise Problem(
-            404, f"no function named {name!r}", type_="urn:spillway:problem:unknown-function"
-        )
+        raise Problem("unknown-function", f"no function named {name!r}")
     return spec
 
 
@@ -83,13 +91,23 @@ def _submission(request: Request) -> tuple[Submitter, FunctionSpec, str | None]:
     if media_type != "application/json" and not media_type.endswith("+json"):
         metrics.REJECTED.labels(spec.name, "unsupported_media_type").inc()
         raise Problem(
-            415,
+            "unsupported-media-type",
             f"expected Content-Type: application/json, got {media_type or 'none'}",
             headers={"Accept-Post": "application/json"},
         )
     key = headers.get("idempotency-key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise Problem(422, "Idempotency-Key must be 1-255 visible ASCII characters")
+        raise Problem(
+            "invalid-header",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+            errors=[
+                {
+                    "path": "/headers/idempotency-key",
+                    "message": "1-255 visible ASCII characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        )
     return submitter, spec, key
 
 
@@ -102,14 +120,34 @@ def _wait(request: Request, settings: Settings) -> float | None:
     try:
         wait = float(raw)
     except ValueError:
-        wait = -1.0
-    if not 0 <= wait <= settings.MAX_WAIT:  # also refuses nan
-        raise Problem(
-            422,
-            f"wait must be a number of seconds from 0 to at most {settings.MAX_WAIT:g}",
-            errors=[{"path": "/query/wait", "message": "out of range", "type": "value_error"}],
+        wait = math.nan
+    if not math.isfinite(wait):
+        _bad_wait(f"wait must be a number of seconds, not {raw[:40]!r}", "float_parsing")
+    if not 0 <= wait <= settings.MAX_WAIT:
+        _bad_wait(
+            f"wait must be from 0 to {settings.MAX_WAIT:g} seconds (SPILLWAY_MAX_WAIT), "
+            f"not {raw[:40]}",
+            "less_than_equal" if wait > 0 else "greater_than_equal",
         )
     return wait
+
+
+def _bad_wait(detail: str, error_type: str) -> None:
+    raise Problem(
+        "invalid-query",
+        detail,
+        errors=[{"path": "/query/wait", "message": detail, "type": error_type}],
+    )
+
+
+def _non_finite(spec: FunctionSpec, exc: NonFinite) -> Problem:
+    """The 422 for a body holding a number JSON cannot carry (functions/api/finite.py)."""
+    metrics.REJECTED.labels(spec.name, "invalid").inc()
+    return Problem(
+        "invalid-input",
+        f"invalid JSON for {spec.name!r}: {exc}",
+        errors=[{"path": "", "message": str(exc), "type": "json_invalid"}],
+    )
 
 
 async def _enqueue(
@@ -118,6 +156,16 @@ async def _enqueue(
     settings = submitter.settings
     try:
         accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+    except MemoryFull as exc:
+        metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
+        raise Problem(
+            "memory-pressure",
+            f"{exc}; nothing was enqueued",
+            headers={"Retry-After": str(settings.RETRY_AFTER)},
+        ) from exc
+    except OutcomeUnknown as exc:
+        metrics.OUTCOME_UNKNOWN.labels(spec.name).inc(len(payloads))
+        raise outcome_unknown(exc.ids, settings.RETRY_AFTER, exc.detail) from exc
     except RedisUnavailable as exc:
         metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
         raise queue_unavailable(
@@ -127,17 +175,14 @@ async def _enqueue(
         metrics.REJECTED.labels(spec.name, "backlog").inc(len(payloads))
         metrics.QUEUE_DEPTH.labels(spec.queue).set(exc.depth)
         raise Problem(
-            429,
+            "backlog-full",
             f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
-            type_="urn:spillway:problem:backlog-full",
             headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
         ) from exc
     except IdempotencyConflict as exc:
         metrics.REJECTED.labels(spec.name, "conflict").inc()
         raise Problem(
-            409,
-            "this Idempotency-Key was used with a different body",
-            type_="urn:spillway:problem:idempotency-conflict",
+            "idempotency-conflict", "this Idempotency-Key was used with a different body"
         ) from exc
     if not accepted.replayed:
         metrics.submitted(spec.name).inc(len(payloads))
@@ -150,14 +195,18 @@ async def invoke(request: Request) -> Response:
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
     wait = _wait(request, settings)
+    body = await request.body()
     try:
-        payload = spec.input_model.model_validate_json(await request.body())
+        refuse_non_finite(body)
+    except NonFinite as exc:
+        raise _non_finite(spec, exc) from exc
+    try:
+        payload = spec.input_model.model_validate_json(body)
     except ValidationError as exc:
         metrics.REJECTED.labels(spec.name, "invalid").inc()
         raise Problem(
-            422,
+            "invalid-input",
             f"invalid input for {spec.name!r}",
-            type_="urn:spillway:problem:invalid-input",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
     accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key)
@@ -166,42 +215,63 @@ async def invoke(request: Request) -> Response:
     headers = {"Location": status_url}
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
+    status = "queued"
     if wait:
         try:
-            finished = await submitter.wait(invocation_id, wait)
+            record = await submitter.wait(invocation_id, wait)
         except RedisUnavailable:
             # Accepted already: answer 202 and let the client poll, rather than fail the submit.
-            finished = None
-        if finished is not None:
-            return _json(200, json.dumps(finished).encode(), headers)
-    status = "queued"
-    if accepted.replayed:
+            record = None
+        if record is not None and record["status"] in TERMINAL:
+            return _json(200, _compact(record), headers)
+        # Not finished in time: say where it is (running, retrying...), as last read.
+        status = record["status"] if record else status
+    elif accepted.replayed:
         record = await submitter.read(invocation_id)  # RedisUnavailable: the 503 problem
         status = record["status"] if record else status
     # Nothing here needs escaping (ids are [0-9a-f-], names [a-z0-9-] by the registry's rule,
     # the status a fixed word), so the body is formatted rather than run through json.dumps.
-    body = (
+    accepted_body = (
         f'{{"id":"{invocation_id}","function":"{spec.name}",'
         f'"status":"{status}","status_url":"{status_url}"}}'
     )
-    return _json(202, body.encode(), headers)
+    return _json(202, accepted_body.encode(), headers)
 
 
 async def invoke_batch(request: Request) -> Response:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
+    if request.scope["query_string"] and "wait" in request.query_params:
+        _bad_wait(
+            "wait is not supported on batch submits: poll each id at /v1/invocations/{id}, or "
+            "submit one invocation with ?wait",
+            "unsupported",
+        )
     try:
         batch = BatchBody.model_validate_json(await request.body())
+        refuse_non_finite_values(batch.items)
     except ValidationError as exc:
         raise Problem(
-            422,
+            "invalid-input",
             'the body must be {"items": [...]}',
-            type_="urn:spillway:problem:invalid-input",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
+    except NonFinite as exc:
+        raise _non_finite(spec, exc) from exc
     if not 1 <= len(batch.items) <= settings.MAX_BATCH:
-        raise Problem(422, f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}")
+        detail = f"a batch holds 1 to {settings.MAX_BATCH} items, not {len(batch.items)}"
+        raise Problem(
+            "batch-size",
+            detail,
+            errors=[
+                {
+                    "path": "/items",
+                    "message": detail,
+                    "type": "too_short" if not batch.items else "too_long",
+                }
+            ],
+        )
     payloads: list[str] = []
     errors: list[dict[str, Any]] = []
     bad: list[int] = []
@@ -217,16 +287,15 @@ async def invoke_batch(request: Request) -> Response:
         metrics.REJECTED.labels(spec.name, "invalid").inc(len(batch.items))
         shown = ", ".join(map(str, bad[:20])) + (" ..." if len(bad) > 20 else "")
         raise Problem(
-            422,
+            "invalid-input",
             f"{len(bad)} of {len(batch.items)} items are invalid (indexes {shown}); "
             "nothing was enqueued",
-            type_="urn:spillway:problem:invalid-input",
             invalid_indexes=bad,
             errors=errors,
         )
     accepted = await _enqueue(submitter, spec, payloads, idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
-    return _json(202, json.dumps({"ids": accepted.ids}).encode(), headers)
+    return _json(202, _compact({"ids": accepted.ids}), headers)
 
 
 routes: list[BaseRoute] = [
