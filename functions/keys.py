@@ -58,6 +58,11 @@ def scheduled_key(prefix: str, pool: str = "") -> str:
     return f"{prefix}spillway:scheduled{pool_suffix(pool)}"
 
 
+def held_key(prefix: str, worker: str) -> str:
+    """The delivery tags one worker's lease answers for (functions/worker/lua/_lib.lua)."""
+    return f"{prefix}spillway:held:{worker}"
+
+
 def sweep_key(prefix: str, pool: str = "") -> str:
     return f"{prefix}spillway:sweep{pool_suffix(pool)}"
 

@@ -109,6 +109,7 @@ class RedisServer:
 
     port: int = field(default_factory=free_port)
     appendonly: bool = False
+    args: tuple[str, ...] = ()  # more redis-server options, e.g. ("--appendfsync", "always")
     process: subprocess.Popen[bytes] | None = None
     binary: Binary | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="spillway-redis-"))
@@ -139,6 +140,7 @@ class RedisServer:
             "noeviction",
             "--loglevel",
             "warning",
+            *self.args,
         ]
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

@@ -20,7 +20,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from functions.settings import Settings
-from functions.worker import metrics
+from functions.worker import fence, metrics
 from functions.worker.inflight import Inflight, PoolKeys
 from functions.worker.lease import Lease
 from functions.worker.messages import Invalid, check
@@ -32,6 +32,8 @@ log = logging.getLogger("spillway.worker")
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 # Seconds between tries of a message whose task this worker does not know.
 HOLD_DELAY = 5.0
+# Seconds of lease beyond the fence's margin a task must have ahead of it to be handed out.
+FENCE_SLACK = 0.25
 
 _current: Deliveries | None = None
 
@@ -72,6 +74,10 @@ class Deliveries:
         self._taken: dict[str, str] = {}
         self._lost: set[str] = set()
         self._pending: deque[tuple[str, str, str, bool]] = deque()
+        # What Redis holds for this lease may differ from what this process took: a fetch's
+        # reply is outstanding (still so when the next fetch is due: it was lost), or the
+        # connection is new. The transport reconciles before its next fetch.
+        self.recheck = False
 
     # --- taking ---------------------------------------------------------------------------
     def owns(self, queues: Iterable[str]) -> bool:
@@ -87,6 +93,44 @@ class Deliveries:
         if not self.lease.held:
             self.lease.start()
         return self.lease.worker
+
+    def fence_holds(self) -> bool:
+        """Whether a task handed out now may run: the lease's local deadline, which counts from
+        when its last renewal was sent, is not about to stop it (functions/worker/fence.py).
+
+        After Redis was paused or slow, the last renewal can succeed with its deadline already
+        past; every task delivered then would be stopped by the fence at once, and fetched and
+        stopped again, until the next renewal. Renew first instead."""
+        if self.lease.time_left() > fence.MARGIN + FENCE_SLACK:
+            return True
+        self.lease.renew_now()
+        return False
+
+    def reconcile(self) -> None:
+        """Put back what this worker's lease holds but this process never received.
+
+        A fetch whose reply was lost (the connection broke after Redis ran fetch.lua) took a
+        message into flight under this lease, and a Redis that came back from older data
+        (restarted from a stale append-only file or snapshot, a failover to a replica that
+        lagged) may hold deliveries this process has already finished. This process will
+        never run or settle them, and since the lease lives on, no sweep reclaims them. Every
+        held delivery that was not handed to Celery and is not waiting to be settled is such
+        a one, or one a refused write left behind (see `_call`): all go back to the queue.
+        """
+        self._flush()
+        if self._pending:
+            return  # Redis refuses writes: try again before the next fetch
+        worker = self.lease.worker
+        try:
+            stray = self.inflight.held(worker) - set(self._taken) if worker else set()
+            for tag in stray:
+                self.inflight.settle(worker, tag, "requeue", "released")
+        except RedisError as exc:
+            log.warning("could not check the deliveries of lease %s yet: %s", worker, exc)
+            return
+        if stray:
+            log.warning("put back %d deliveries this worker held but never received", len(stray))
+        self.recheck = False
 
     def on_fetched(self, reply: list[Any]) -> tuple[dict[str, Any], str] | None:
         """What to deliver to Celery (message, queue name) for one fetch.lua reply, or None."""

@@ -205,6 +205,13 @@ class Inflight:
             )
         )
 
+    def held(self, worker: str) -> set[str]:
+        """The delivery tags the lease `worker` holds in flight."""
+        return {
+            tag.decode() if isinstance(tag, bytes) else str(tag)
+            for tag in self.redis.smembers(keys.held_key(self.pool.prefix, worker))
+        }
+
     def sweep(self, interval: float, lease_ttl: float, limit: int = 500) -> tuple[int, int]:
         promoted, reclaimed = self._run(
             "sweep",

@@ -59,6 +59,10 @@ class Lease:
         self._thread = threading.Thread(target=self._renew_forever, name="lease", daemon=True)
         self._thread.start()
 
+    def time_left(self) -> float:
+        """Seconds until the local deadline up to which the lease is known to hold."""
+        return float(FENCE[1]) - time.monotonic()
+
     def renew_now(self) -> None:
         """Ask the thread to renew at once (a fetch found the lease gone)."""
         self._wake.set()
@@ -116,7 +120,10 @@ class Lease:
                 continue
             if renewed:
                 FENCE[1] = sent + self.ttl
-                delay = interval
+                # A renewal that took longer than an interval (Redis paused or busy) leaves less
+                # of the lease than usual, counted from when it was sent: renew again at once,
+                # or the fence could stop the tasks of a lease that holds.
+                delay = interval if time.monotonic() - sent < interval else 0.0
                 continue
             # Reclaimed: its deliveries are back in the queue (or running elsewhere), and any
             # task still running for it is stopped by the fence. Carry on under a new lease.

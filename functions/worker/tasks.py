@@ -79,35 +79,39 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, A
         fence.enter(delivery["epoch"])
         try:
             outcome = execution.attempt(spec, payload, self.request.retries, settings)
-            metrics.DURATION.labels(spec.name).observe(outcome.duration)
-            metrics.OUTCOMES.labels(spec.name, outcome.label).inc()
-            if outcome.retry_after is not None:
-                written = write(
-                    f"the retry of {invocation_id}",
-                    lambda: store.retry(
-                        worker,
-                        tag,
-                        invocation_id,
-                        outcome.retry_after or 0.0,
-                        outcome.error,
-                        self.request.retries + 1,
-                    ),
-                )
-            else:
-                written = write(
-                    f"the outcome of {invocation_id}",
-                    lambda: store.finish(
-                        worker,
-                        tag,
-                        invocation_id,
-                        outcome.status,
-                        outcome.field,
-                        outcome.value,
-                        dead_letter=outcome.dead_letter,
-                    ),
-                )
         finally:
+            # The function has returned: the fence has nothing left to stop. Writing the
+            # outcome is fenced in Redis (finish.lua, retry.lua write only while this delivery
+            # is in flight), so a write held up by an outage may outlast the lease here; were
+            # the process stopped instead, the finished work would run again.
             fence.leave()
+        metrics.DURATION.labels(spec.name).observe(outcome.duration)
+        metrics.OUTCOMES.labels(spec.name, outcome.label).inc()
+        if outcome.retry_after is not None:
+            written = write(
+                f"the retry of {invocation_id}",
+                lambda: store.retry(
+                    worker,
+                    tag,
+                    invocation_id,
+                    outcome.retry_after or 0.0,
+                    outcome.error,
+                    self.request.retries + 1,
+                ),
+            )
+        else:
+            written = write(
+                f"the outcome of {invocation_id}",
+                lambda: store.finish(
+                    worker,
+                    tag,
+                    invocation_id,
+                    outcome.status,
+                    outcome.field,
+                    outcome.value,
+                    dead_letter=outcome.dead_letter,
+                ),
+            )
         if written == 0:
             log.warning(
                 "%s[%s]: outcome not recorded, the delivery was reclaimed (lease lost)",

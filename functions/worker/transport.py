@@ -95,6 +95,14 @@ class Channel(_RedisChannel):  # type: ignore[misc]
     _spillway_peek_keys: list[str] = []
     _spillway_peek_index = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        runtime = deliveries.current()
+        if runtime is not None:
+            # A new connection (after a reconnect, maybe to a Redis restarted from older data):
+            # check what the lease holds before the next fetch (Deliveries.reconcile).
+            runtime.recheck = True
+
     def _brpop_start(self, timeout: float | None = None) -> None:
         runtime = deliveries.current()
         if runtime is None or not runtime.owns(self.active_queues):
@@ -102,8 +110,13 @@ class Channel(_RedisChannel):  # type: ignore[misc]
             return
         if time.monotonic() < self._spillway_not_before:
             return
-        queues = self._queue_cycle.consume(len(self.active_queues))
         worker = runtime.worker()
+        if runtime.recheck:
+            runtime.reconcile()
+        if runtime.recheck or not runtime.fence_holds():
+            self._spillway_not_before = time.monotonic() + LEASE_RETRY
+            return
+        queues = self._queue_cycle.consume(len(self.active_queues))
         keys, args = runtime.inflight.fetch_args(
             worker, runtime.queue_keys(queues), runtime.settings.MAX_LOST
         )
@@ -113,6 +126,7 @@ class Channel(_RedisChannel):  # type: ignore[misc]
         if not self._spillway_sha:
             self._spillway_sha = runtime.inflight.redis.script_load(source("fetch"))
         self._send("fetch", "EVALSHA", self._spillway_sha, len(keys), *keys, *args)
+        runtime.recheck = True  # until its reply is read
 
     def _send(self, kind: str, *command: Any) -> None:
         connection = self.client.connection
@@ -127,25 +141,31 @@ class Channel(_RedisChannel):  # type: ignore[misc]
             return bool(super()._brpop_read(**options))
         connection = self.client.connection
         self._spillway_sent = ""
+        runtime = deliveries.current()
+        assert runtime is not None
         try:
             reply = self.client.parse_response(
                 connection, "EVALSHA" if sent == "fetch" else "BLMOVE", **options
             )
         except self.connection_errors:
+            # A fetch's reply is lost with the connection, maybe after the script took a
+            # message, and Redis may come back with other data: reconcile before fetching.
+            runtime.recheck = True
             connection.disconnect()
             self._in_poll = None
             raise
-        except NoScriptError:
-            # Redis restarted without its script cache: load it again on the next fetch.
-            self._spillway_sha = ""
-            self._in_poll = None
-            raise Empty() from None
         except ResponseError as exc:
-            # Refused by Redis (a script error, an ACL): try again shortly, don't spin.
-            log.warning("fetch refused by Redis: %s", exc)
-            self._spillway_not_before = time.monotonic() + 1.0
+            runtime.recheck = False  # answered: the script did not run
             self._in_poll = None
+            if isinstance(exc, NoScriptError):
+                # Redis restarted without its script cache: load it again on the next fetch.
+                self._spillway_sha = ""
+            else:
+                # Refused by Redis (a script error, an ACL): try again shortly, don't spin.
+                log.warning("fetch refused by Redis: %s", exc)
+                self._spillway_not_before = time.monotonic() + 1.0
             raise Empty() from None
+        runtime.recheck = False
         if sent == "peek" or not reply:
             if sent == "fetch":
                 self._peek()
@@ -153,8 +173,6 @@ class Channel(_RedisChannel):  # type: ignore[misc]
                 self._in_poll = None
             raise Empty()
         self._in_poll = None
-        runtime = deliveries.current()
-        assert runtime is not None
         delivery = runtime.on_fetched(reply)
         if delivery is None:
             if reply and reply[0] in (b"lease", "lease"):
