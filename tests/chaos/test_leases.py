@@ -10,15 +10,13 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.chaos import LEASE_TTL, Cell, children, wait_for
-from tests.support.ledger import Entry, Ledger, epoch, ticks
+from tests.support.ledger import Entry, Ledger, epoch
 
 pytestmark = pytest.mark.chaos
 
 
 def _started_on(ledger: Ledger, entries: list[Entry], pids: list[int]) -> bool:
-    return all(
-        any(pid in pids for pid, _, _ in ticks(ledger.redis, e.key).values()) for e in entries
-    )
+    return all(any(run.pid in pids for run in ledger.runs(e).values()) for e in entries)
 
 
 @pytest.mark.timeout(120)
@@ -39,7 +37,8 @@ def test_work_of_a_killed_worker_runs_again_within_15_s_on_defaults(
     assert _started_on(ledger, entries, children(victim.pid))
     survivor = cell.add_worker()
     killed_at = time.time()
-    victim.kill_group()
+    with ledger.fault("kill -9 of a whole worker"):
+        victim.kill_group()
 
     def rerun_started() -> bool:
         return all(ledger.calls(e) == 2 for e in entries)
@@ -70,19 +69,21 @@ def test_a_frozen_worker_never_runs_a_task_next_to_its_rerun(
     ledger.wait_running(2, timeout=15)
     assert _started_on(ledger, entries, children(frozen.pid))
     survivor = cell.add_worker()
-    frozen.signal_group(signal.SIGSTOP)
-    try:
-        wait_for(lambda: all(ledger.calls(e) == 2 for e in entries), 3 * LEASE_TTL, "reruns")
-    finally:
-        frozen.signal_group(signal.SIGCONT)
+    with ledger.fault("SIGSTOP of a whole worker past its lease"):
+        frozen.signal_group(signal.SIGSTOP)
+        try:
+            wait_for(lambda: all(ledger.calls(e) == 2 for e in entries), 3 * LEASE_TTL, "reruns")
+        finally:
+            frozen.signal_group(signal.SIGCONT)
     verdict = ledger.drain(cell.http, timeout=20)
     assert verdict.valid, verdict.summary()  # includes: no overlapping runs
     assert len(verdict.succeeded) == 2
     for entry in entries:
-        assert ledger.completed(entry) == 1, ticks(ledger.redis, entry.key)
+        assert ledger.completed(entry) == 1, ledger.runs(entry)
     # The frozen worker took a new lease and goes on consuming.
     survivor.stop()
-    after = ledger.submit(cell.http, "slow", seconds=0)
-    assert ledger.drain(cell.http, timeout=20).valid
-    assert ledger.records[str(after.id)]["status"] == "succeeded"
+    later = cell.ledger()
+    after = later.submit(cell.http, "slow", seconds=0)
+    assert later.drain(cell.http, timeout=20).valid
+    assert later.records[str(after.id)]["status"] == "succeeded"
     assert frozen.alive()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.chaos import SOFT_SHUTDOWN_TIMEOUT, Cell, received, succeeded
+from tests.support.ledger import Ledger
 
 pytestmark = pytest.mark.chaos
 
@@ -17,11 +18,12 @@ SLOW = "spillway.slow"
 EXIT_MARGIN = 5.0  # cold shutdown after the soft window: terminate the pool, release, close
 
 
-def _terminate(cell: Cell) -> str:
+def _terminate(cell: Cell, ledger: Ledger) -> str:
     doomed = cell.workers[-1]
-    doomed.signal(signal.SIGTERM)
-    t0 = time.monotonic()
-    doomed.process.wait(SOFT_SHUTDOWN_TIMEOUT + EXIT_MARGIN + 10)
+    with ledger.fault("SIGTERM of a busy worker (scale-in)"):
+        doomed.signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        doomed.process.wait(SOFT_SHUTDOWN_TIMEOUT + EXIT_MARGIN + 10)
     exited_after = time.monotonic() - t0
     log = doomed.log()
     print(f"\nSIGTERM: worker exited {doomed.process.returncode} after {exited_after:.1f}s")
@@ -39,7 +41,7 @@ def test_sigterm_finishes_short_task_and_requeues_long_one(
     short = ledger.submit(cell.http, "slow", seconds=1.0)  # fits in the soft-shutdown window
     long = ledger.submit(cell.http, "slow", seconds=5.0)  # does not (and is under its limit)
     ledger.wait_running(2, timeout=10)
-    log = _terminate(cell)
+    log = _terminate(cell, ledger)
 
     # (a) The short task finished on the terminating worker, once.
     assert short.id in succeeded(log, SLOW), log[-3000:]
@@ -75,7 +77,7 @@ def test_scale_ins_are_not_poison(cell_factory: Callable[..., Cell]) -> None:
     task = ledger.submit(cell.http, "slow", seconds=SOFT_SHUTDOWN_TIMEOUT + 2.5)
     for scale_in in range(2):
         ledger.wait_running(1, timeout=15)
-        _terminate(cell)
+        _terminate(cell, ledger)
         assert ledger.calls(task) == scale_in + 1
         cell.add_worker()
     verdict = ledger.drain(cell.http, timeout=30)

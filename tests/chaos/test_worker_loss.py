@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support.chaos import Cell, children
+from tests.support.chaos import Cell, alive, children, wait_for
 from tests.support.ledger import epoch
 
 pytestmark = pytest.mark.chaos
@@ -30,7 +30,8 @@ def test_kill9_of_pool_child_requeues_its_task_at_once(steady: Cell) -> None:
     assert len(pool) == 2, pool  # concurrency 2: both children busy, one task each
 
     killed_at = time.time()
-    os.kill(pool[0], signal.SIGKILL)
+    with ledger.fault("kill -9 of one pool child"):
+        os.kill(pool[0], signal.SIGKILL)
     verdict = ledger.drain(cell.http, timeout=20)
     print(f"\nkill -9 pool child: {verdict.summary()}")
     assert verdict.valid and len(verdict.succeeded) == 2, verdict.summary()
@@ -47,8 +48,11 @@ def test_kill9_of_pool_child_requeues_its_task_at_once(steady: Cell) -> None:
     assert lease.split(":")[2] == "1", "the worker never lost its first lease"
     assert worker.alive()
     assert "Worker exited prematurely: signal 9 (SIGKILL)" in worker.log()
-    assert pool[0] not in children(worker.pid)
-    cell.wait_idle()
+    # The killed child is gone (not just reaped out of the list: a zombie is no child of the
+    # list either), and the pool replaced it: two children again, neither the killed one.
+    assert not alive(pool[0])
+    wait_for(lambda: len(children(worker.pid)) == 2, 10, "the pool to replace the child")
+    assert pool[1] in children(worker.pid)  # its sibling lived on
 
 
 @pytest.mark.timeout(60)
@@ -56,8 +60,9 @@ def test_poison_message_is_dead_lettered_after_max_lost_deliveries(steady: Cell)
     cell = steady
     max_lost = 3  # SPILLWAY_MAX_LOST's default
     ledger = cell.ledger()
-    poison = ledger.submit(cell.http, "suicide", fail_times=1_000)
-    once = ledger.submit(cell.http, "suicide", fail_times=1)
+    # Runs cut short by the function itself, not by a fault: expected, so not duplicates.
+    poison = ledger.submit(cell.http, "suicide", expected_runs=max_lost, fail_times=1_000)
+    once = ledger.submit(cell.http, "suicide", expected_runs=2, fail_times=1)
     bystander = ledger.submit(cell.http, "slow", seconds=0)
 
     verdict = ledger.drain(cell.http, timeout=30)
@@ -76,7 +81,7 @@ def test_poison_message_is_dead_lettered_after_max_lost_deliveries(steady: Cell)
     record = ledger.records[str(once.id)]
     assert record["status"] == "succeeded", record
     assert ledger.calls(once) == 2 and record["attempts"] == 2, record
-    assert record["result"] == {"calls": 2}
+    assert record["result"] == {"calls": 2, "key": once.key}
 
     assert ledger.records[str(bystander.id)]["status"] == "succeeded"
     # Nothing left to redeliver: the loop is over, not just paused.

@@ -15,6 +15,7 @@ from functions import keys
 from functions.registry import DEFAULT_QUEUE
 from tests.support.ledger import read_counter
 from tests.support.processes import Proc
+from tests.support.runs import runs
 
 pytestmark = pytest.mark.e2e
 
@@ -78,10 +79,25 @@ def test_wait_returns_200_when_done_and_202_when_not(shared_api: Proc, shared_wo
     started = time.monotonic()
     slow = submit(api, "sleep", {"seconds": 3}, wait=1)
     assert slow.status_code == 202
-    # The worker is idle, so it runs within the second: the 202 says what the record says.
-    assert slow.json()["status"] == "running"
-    assert state(api, slow.json()["id"])["status"] == "running"
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 2
+    wait_for(api, slow.json()["id"], {"succeeded"})  # the worker is idle again afterwards
+
+
+def test_wait_answered_202_says_what_is_known(
+    shared_api: Proc, shared_worker: Proc, shared_client: redis.Redis, counter_key: str
+) -> None:
+    """The status in a 202 after `?wait=` is the one the API last read, not a fixed word."""
+    api = shared_api
+    posted = time.time()
+    answer = submit(api, "slow", {"key": counter_key, "seconds": 2}, wait=1)
+    assert answer.status_code == 202, answer.text
+    # The worker was idle, so the run started at once; the API polls the record at least every
+    # 0.2 s while it waits, so the last record it read before answering said "running".
+    (run,) = runs(shared_client, counter_key).values()
+    assert run.first < posted + 0.5, f"the run started {run.first - posted:.2f}s after the POST"
+    assert state(api, answer.json()["id"])["status"] == "running"
+    assert answer.json()["status"] == "running", answer.text
+    wait_for(api, answer.json()["id"], {"succeeded"})
 
 
 def test_retryable_errors_are_retried_with_backoff_then_succeed(
@@ -98,7 +114,7 @@ def test_retryable_errors_are_retried_with_backoff_then_succeed(
         time.sleep(0.01)
     assert current["status"] == "succeeded", current
     assert current["attempts"] == 3
-    assert current["result"] == {"calls": 3}
+    assert current["result"] == {"calls": 3, "key": counter_key}
     assert current["error"] is None
     assert "retrying" in seen
     assert read_counter(shared_client, counter_key) == 3

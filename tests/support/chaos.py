@@ -100,8 +100,24 @@ class Cell:
         self._procs.append(proc)
         return proc
 
+    def replace_api(self, api: Proc) -> None:
+        """Serve the cell from `api` from now on (the old one is dead or stopped)."""
+        self.api = api
+        self._procs.append(api)
+
+    def worker_logs(self) -> list[str]:
+        """The logs of every worker this cell started, replaced ones included."""
+        return [proc.log() for proc in self._procs if proc.name == "worker"]
+
     def ledger(self) -> Ledger:
-        return Ledger(self.api.url, self.ledger_client)
+        """A ledger for this cell: it samples the cell's records while the test runs and checks
+        that the cell is quiet once drained. A fault it is told of may cut runs short until a
+        lease runs out or a soft shutdown ends."""
+        reach = max(
+            float(self.settings["SPILLWAY_LEASE_TTL"]),
+            float(self.settings["SPILLWAY_SOFT_SHUTDOWN_TIMEOUT"]),
+        )
+        return Ledger(self.api.url, self.ledger_client, broker_url=self.server.url, reach=reach + 1)
 
     def queue_len(self, queue: str = DEFAULT_QUEUE) -> int:
         return int(self.client.llen(keys.queue_key("", queue)))
@@ -121,8 +137,8 @@ class Cell:
             time.sleep(0.05)
 
     def close(self) -> None:
-        for proc in self._procs:
-            proc.stop(10)
+        if self._procs:  # together: each worker may wait out its soft shutdown
+            in_parallel(*[lambda proc=proc: proc.stop(10) for proc in self._procs])
         self.http.close()
         self.client.close()
         self.ledger_client.close()
@@ -142,6 +158,15 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":  # a zombie is already dead
             found.append(int(entry))
     return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie (killed, not reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def received(log: str, task: str) -> set[str]:

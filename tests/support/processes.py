@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,9 +86,10 @@ class Proc:
         return self.process.returncode
 
 
-def redis_server_or_skip(reason: str) -> RedisServer:
-    """Start a private redis-server, or skip the test with `reason` (what needs one) and why not."""
-    server = RedisServer()
+def redis_server_or_skip(reason: str, **options: Any) -> RedisServer:
+    """Start a private redis-server (`options` for functions.localredis.RedisServer), or skip the
+    test with `reason` (what needs one) and why not."""
+    server = RedisServer(**options)
     try:
         server.start()
     except NoRedis as exc:
