@@ -18,7 +18,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, coldstart, durable, e2e, report, scaleout, simulate, submit, worker
+from bench import (
+    capacity,
+    coldstart,
+    durable,
+    e2e,
+    recovery,
+    report,
+    scaleout,
+    simulate,
+    submit,
+    worker,
+)
 from bench.harness.cpus import Cpus
 from bench.harness.interference import OTHERS_LIMIT_PCT
 from bench.harness.machine import machine
@@ -35,6 +46,7 @@ SECTIONS = (
     "e2e",
     "simulate",
     "scaleout",
+    "recovery",
 )
 QUIET_BUSY_PCT = 20.0
 
@@ -104,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "e2e": e2e.Config(runs=2, invocations=25),
             "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
+            "recovery": recovery.Config(kills=5),
         }
     else:
         configs = {
@@ -115,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             "e2e": e2e.Config(runs=5, invocations=50),
             "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
+            "recovery": recovery.Config(kills=20),
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
@@ -125,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "e2e": e2e.run,
         "simulate": simulate.run,
         "scaleout": scaleout.run,
+        "recovery": recovery.run,
     }
 
     started = time.monotonic()
