@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -32,6 +33,9 @@ log = logging.getLogger("spillway.worker")
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 # Seconds between tries of a message whose task this worker does not know.
 HOLD_DELAY = 5.0
+# Seconds a worker that has held work back waits, once woken by a peek, before it fetches: a
+# worker that knows the task, woken by the same push, takes the message first (see `yielding`).
+YIELD_DELAY = 0.25
 # Seconds of lease beyond the fence's margin a task must have ahead of it to be handed out.
 FENCE_SLACK = 0.25
 
@@ -78,6 +82,7 @@ class Deliveries:
         # reply is outstanding (still so when the next fetch is due: it was lost), or the
         # connection is new. The transport reconciles before its next fetch.
         self.recheck = False
+        self._held_at = -HOLD_DELAY * 2
 
     # --- taking ---------------------------------------------------------------------------
     def owns(self, queues: Iterable[str]) -> bool:
@@ -105,6 +110,19 @@ class Deliveries:
             return True
         self.lease.renew_now()
         return False
+
+    def yielding(self) -> bool:
+        """Whether this worker should let others fetch first, having held work back lately.
+
+        A held-back message comes back to the queue after HOLD_DELAY, and every idle worker's
+        peek wakes on that one push. Were the fetch a fair race, a worker that does not
+        know the task would take it back about half the time during a rolling deploy, and
+        hold it again for HOLD_DELAY each time; letting the others go first ends that.
+
+        Redis serves every client blocked on a list for as long as the list is not empty
+        (blocked.c, serveClientsBlockedOnListKey), and a same-list BLMOVE leaves it as it was:
+        tried on 6.2 and 7.0, three peeks blocked on one list all return on one LPUSH."""
+        return time.monotonic() - self._held_at < HOLD_DELAY * 2
 
     def reconcile(self) -> None:
         """Put back what this worker's lease holds but this process never received.
@@ -156,6 +174,8 @@ class Deliveries:
             )
             return None
         if kind == "unknown":
+            self._held_at = time.monotonic()
+            log.info("held back %s: this worker has no task %s", tag, _task_name(raw))
             self._call(
                 self.inflight.hold,
                 worker,

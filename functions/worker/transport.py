@@ -171,6 +171,8 @@ class Channel(_RedisChannel):  # type: ignore[misc]
                 self._peek()
             else:
                 self._in_poll = None
+                if reply and runtime.yielding():
+                    self._spillway_not_before = time.monotonic() + deliveries.YIELD_DELAY
             raise Empty()
         self._in_poll = None
         delivery = runtime.on_fetched(reply)
