@@ -71,7 +71,13 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         "worker_disable_prefetch": True,
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": settings.WORKER_CONCURRENCY,
-        "worker_pool": settings.WORKER_POOL,
+        # Prefork as Celery has it, but keeping what a child will run after a broker loss
+        # (functions/worker/pool.py).
+        "worker_pool": (
+            "functions.worker.pool:TaskPool"
+            if settings.WORKER_POOL == "prefork"
+            else settings.WORKER_POOL
+        ),
         # SIGTERM (pod deletion) -> soft shutdown: running tasks get this long, then they are
         # cancelled and their messages requeued for another pod. `spillway worker` sets
         # REMAP_SIGTERM=SIGQUIT so SIGTERM takes this path (celery docs, "Soft Shutdown").
@@ -125,6 +131,16 @@ def _fence_in_process_pools(sender: Any = None, **_: Any) -> None:
     # The solo and threads pools run tasks in the worker's own process.
     if sender is not None and sender.app.conf.worker_pool in ("solo", "threads"):
         fence.start()
+
+
+@signals.worker_shutting_down.connect
+def _stop_taking(**_: Any) -> None:
+    # Sent from the signal handler as shutdown begins (celery/apps/worker.py,
+    # _shutdown_handler), before a soft shutdown waits for running tasks: a message whose
+    # fetch reply is unread would otherwise wait out that whole time, held by this worker.
+    runtime = deliveries.current()
+    if runtime is not None:
+        runtime.stop()
 
 
 @signals.worker_shutdown.connect

@@ -9,9 +9,11 @@ poison), held back for another worker (unknown task), or scheduled (a future `et
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -76,6 +78,13 @@ class Deliveries:
         self.lease = Lease(self.inflight, settings.LEASE_TTL, sorted(self.tasks))
         # tag -> the worker id (lease) that took it: settling needs it, and a lease can change.
         self._taken: dict[str, str] = {}
+        # Celery's Request for each taken delivery, held weakly: while anything (a pool job, a
+        # queue of Celery's) can still run the delivery, its Request is alive (`orphans`).
+        self._requests: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._orphans: set[str] = set()
+        self._kept: dict[str, Any] = {}
+        # Set when the worker starts to shut down: take nothing more (`stop`).
+        self.stopping = False
         self._lost: set[str] = set()
         self._pending: deque[tuple[str, str, str, bool]] = deque()
         # What Redis holds for this lease may differ from what this process took: a fetch's
@@ -150,6 +159,63 @@ class Deliveries:
             log.warning("put back %d deliveries this worker held but never received", len(stray))
         self.recheck = False
 
+    def track(self, tag: str, request: Any) -> None:
+        """Celery made a Request for a delivery this process took (functions/worker/request.py)."""
+        self._requests[tag] = request
+
+    def keep(self, requests: Iterable[Any]) -> None:
+        """Celery is about to forget these Requests though a pool child will run them
+        (functions/worker/pool.py): hold them here until Redis no longer holds their delivery."""
+        for request in requests:
+            tag = request.message.delivery_tag
+            if tag in self._taken:
+                self._kept[tag] = request
+
+    def release_orphans(self) -> None:
+        """Put back taken deliveries that nothing in this process can run any more.
+
+        When the connection breaks, Celery forgets the requests it had not handed to the pool
+        (celery 5.7 `worker/consumer/consumer.py`, `Consumer.on_close`: the semaphore's waiters
+        and reserved requests that are not active), and the pool's flush forgets the jobs its
+        children have not acknowledged, though one already written to a child's pipe runs
+        when the child reads it (functions/worker/pool.py keeps those). So nothing is put back
+        at the moment of the loss (`QoS.restore_unacked`); a delivery whose Request object is
+        gone (collected: no pool job, queue, timer or `_kept` refers to it) can never run here,
+        and goes back to the queue when two sweeps in a row find it so. One still referenced
+        is left alone: at worst it waits for this worker's shutdown, never runs twice."""
+        if self._kept:
+            self._drop_kept()
+        suspects = [tag for tag in self._taken if tag not in self._requests]
+        if suspects:
+            gc.collect()  # Requests sit in reference cycles: count only what is reachable
+            suspects = [tag for tag in suspects if tag in self._taken and tag not in self._requests]
+        confirmed = self._orphans.intersection(suspects)
+        self._orphans = set(suspects) - confirmed
+        if confirmed:
+            log.warning("put back %d deliveries no pool process will run", len(confirmed))
+            self.release(confirmed)
+
+    def _drop_kept(self) -> None:
+        """Forget kept deliveries whose outcome the pool child has written (Redis holds them
+        no more): Celery will never ack them, since it dropped their jobs."""
+        try:
+            held = self.inflight.held(self.lease.worker) if self.lease.worker else set()
+        except RedisError:
+            return
+        for tag in [tag for tag in self._kept if tag not in held]:
+            del self._kept[tag]
+            self._taken.pop(tag, None)
+
+    def stop(self) -> None:
+        """The worker is shutting down: fetch nothing more, and put back at once whatever this
+        lease holds that Celery never received (a fetch whose reply is unread), rather than
+        after the soft shutdown's wait for the running tasks."""
+        self.stopping = True
+        try:
+            self.reconcile()
+        except RedisError as exc:  # the lease's release at exit puts them back too
+            log.warning("could not put back untaken deliveries at shutdown: %s", exc)
+
     def on_fetched(self, reply: list[Any]) -> tuple[dict[str, Any], str] | None:
         """What to deliver to Celery (message, queue name) for one fetch.lua reply, or None."""
         kind = _text(reply[0])
@@ -206,6 +272,9 @@ class Deliveries:
         }
         message["properties"]["delivery_tag"] = tag
         self._taken[tag] = worker
+        if self.stopping:  # a reply read after the shutdown began: Celery would not run it
+            self.settle(tag, "requeue", "released")
+            return None
         queue = src[len(self.settings.KEY_PREFIX) :].split("\x06\x16", 1)[0]
         return message, queue
 
@@ -263,6 +332,7 @@ class Deliveries:
     # --- housekeeping ---------------------------------------------------------------------
     def sweep(self) -> None:
         self._flush()
+        self.release_orphans()
         try:
             promoted, reclaimed = self.inflight.sweep(
                 self.settings.SWEEP_INTERVAL, self.settings.LEASE_TTL
