@@ -50,8 +50,9 @@ def test_builtin_cpu_and_sleep_do_what_they_say() -> None:
     assert call_function(sleep, {"seconds": 0.1}) == {"slept": 0.1}
     idle = time.process_time() - started
     assert time.perf_counter() - wall >= 0.1
-    # cpu burns CPU time, sleep does not (thresholds loose: the machine may be shared).
-    assert busy > 0.02 > idle
+    # cpu burns CPU time, sleep does not. Relative, not absolute: on a machine shared with
+    # other work the 100 ms of wall time may get only a few ms of CPU.
+    assert busy > max(5 * idle, 0.002), (busy, idle)
 
 
 def test_a_result_is_stored_as_compact_json() -> None:
