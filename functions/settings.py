@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     )
     WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
     HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)
+    REMOTE_CONTROL: bool = Field(
+        default=False,
+        description="Celery remote control (`celery inspect`/`control`, pidbox): anyone who "
+        "can write to Redis could shut every worker down with it, so it is off unless asked.",
+    )
     HEARTBEAT_MAX_AGE: float = Field(
         default=30.0, gt=0, description="Worker probe fails when the consumer is silent this long."
     )

@@ -64,3 +64,9 @@ def test_a_pool_gets_its_own_in_flight_hash() -> None:
     assert "unacked_key" not in config(Settings(), registry)["broker_transport_options"]
     transport = config(Settings(POOL="long"), registry)["broker_transport_options"]
     assert transport["unacked_key"] == "unacked:long"
+
+
+def test_remote_control_is_off_unless_asked() -> None:
+    """Celery's pidbox lets anyone who can publish to Redis shut every worker down."""
+    assert config(Settings(), registry)["worker_enable_remote_control"] is False
+    assert config(Settings(REMOTE_CONTROL=True), registry)["worker_enable_remote_control"] is True
