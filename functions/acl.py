@@ -407,7 +407,13 @@ def owners(layout: Layout, key: str) -> list[str]:
     ]
 
 
-def table(layout: Layout) -> Iterable[tuple[str, str, str, str]]:
-    """(user, purpose, commands, keys) rows for documentation and `spillway acl --table`."""
+def table(layout: Layout) -> Iterable[tuple[str, str, str, str, str]]:
+    """(user, purpose, commands, keys, channels) rows, for docs/deploy.md's table."""
     for user in users(layout):
-        yield user.name, user.purpose, " ".join(user.commands), " ".join(user.keys)
+        yield (
+            user.name,
+            user.purpose,
+            " ".join(user.commands),
+            " ".join(user.keys),
+            " ".join(user.channels),
+        )
