@@ -256,6 +256,9 @@ def _pidbox(layout: Layout) -> tuple[list[str], list[str], list[str]]:
             f"{p}_kombu.binding.reply.celery.pidbox",
             f"{p}*.celery.pidbox",
             f"{p}*.reply.celery.pidbox",
+            # kombu declares them like any queue, counting the priority sub-lists too.
+            f"{p}*.celery.pidbox??[369]",
+            f"{p}*.reply.celery.pidbox??[369]",
         ],
         # A PSUBSCRIBE pattern must equal an ACL channel pattern literally (redis 7.0 acl.c
         # ACLCheckChannelAgainstList): kombu subscribes without the key prefix.

