@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from celery import Celery
@@ -50,10 +51,10 @@ def test_remote_control_works_under_the_worker_user_when_asked(
     worker = worker_factory(server.url("worker"), SPILLWAY_REMOTE_CONTROL="true")
     operator = _control(server.url("default"))
     try:
-        replies: list[dict[str, object]] = []
+        replies: list[dict[str, Any]] = []
         deadline = time.monotonic() + 20
         while not replies and time.monotonic() < deadline:
-            replies = operator.control.ping(timeout=1)
+            replies = operator.control.ping(timeout=1) or []
         assert len(replies) == 1, worker.log()[-2000:]
         assert server.refusals() == []
         operator.control.shutdown()
