@@ -103,7 +103,7 @@ def priority_queue_keys(prefix: str, queue: str) -> list[str]:
     return [f"{prefix}{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
 
 
-# Glob patterns for Redis ACL rules (functions/acl.py): one per family of keys whose names
+# Glob patterns for Redis ACL rules (functions/acl/): one per family of keys whose names
 # carry an id. Every other key the ACL names is spelled by the functions above.
 def glob_escape(text: str) -> str:
     """`text` as a Redis glob that matches only itself (util.c stringmatchlen: `\\` escapes)."""

@@ -96,7 +96,7 @@ def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: re
 
 @pytest.fixture
 def acl_redis_factory() -> Iterator[Callable[..., acl_support.AclRedis]]:
-    """Private redis-servers whose only users are those of functions/acl.py, each with its own
+    """Private redis-servers whose only users are those of functions/acl/, each with its own
     password: `make(**layout)` takes functions.acl.Layout fields (the test functions' queue
     `spillway` and the unnamed pool by default), for the Redis version under test."""
     from functions.acl import Layout

@@ -1,4 +1,4 @@
-"""The ACL rules functions/acl.py generates: syntax every supported Redis loads, patterns built
+"""The ACL rules functions/acl/ generates: syntax every supported Redis loads, patterns built
 from functions/keys.py, and a glob matcher that agrees with Redis's own."""
 
 from __future__ import annotations

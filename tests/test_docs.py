@@ -45,7 +45,7 @@ def test_every_problem_type_is_documented_as_the_code_has_it() -> None:
 
 
 def acl_rows() -> list[str]:
-    """docs/deploy.md's ACL users table as functions/acl.py generates it for the manifests'
+    """docs/deploy.md's ACL users table as functions/acl/ generates it for the manifests'
     layout (scripts/redis-secret's defaults)."""
     from functions import acl
 

@@ -88,7 +88,7 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         # Remote control (pidbox: `celery inspect`, `celery control shutdown`) lets anyone who
         # can publish to Redis stop every worker, and costs a subscription per worker. Off
         # unless SPILLWAY_REMOTE_CONTROL asks; the worker's Redis ACL user then needs no pidbox
-        # keys or channels (functions/acl.py). Task events (Flower) do not need it.
+        # keys or channels (functions/acl/). Task events (Flower) do not need it.
         "worker_enable_remote_control": settings.REMOTE_CONTROL,
         "task_default_queue": registry_module.DEFAULT_QUEUE,
         "task_queues": [Queue(name, routing_key=name) for name in queues],

@@ -1,4 +1,4 @@
-"""Each component works under its own Redis ACL user (functions/acl.py) and is refused outside it.
+"""Each component works under its own Redis ACL user (functions/acl/) and is refused outside it.
 
 A real redis-server loads the generated `user` lines (as platform/redis.yaml's redis.conf
 includes them); a real API under uvicorn and a real Celery worker run with their own users'

@@ -73,7 +73,7 @@ def _base(name: str) -> str:
 
 
 def test_each_component_holds_only_its_own_redis_user(root: list[mu.Doc]) -> None:
-    """One Redis ACL user per component (functions/acl.py): the API's pods get the api user's
+    """One Redis ACL user per component (functions/acl/): the API's pods get the api user's
     Secret, the workers' the worker's, KEDA the keda user (username and password, as
     kedacore/keda pkg/scalers/redis_scaler.go parseRedisMetadata reads them from authParams),
     Redis itself the users file and the default user's password for its probe."""

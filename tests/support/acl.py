@@ -1,4 +1,4 @@
-"""A private redis-server that lets in only the ACL users functions/acl.py generates.
+"""A private redis-server that lets in only the ACL users functions/acl/ generates.
 
 Each user gets a random password; `url(user)` is the REDIS_URL a component would be given, and
 `admin` a client of the `default` user (everything), for set-up and inspection.

@@ -1,27 +1,6 @@
-"""Least-privilege Redis ACL users for each Spillway component, generated from functions/keys.py.
+"""The ACL users, their key patterns and channels for a key layout, and the `user` lines.
 
-One user per process kind, each with the commands it sends and the keys and channels it touches,
-so a worker running user code cannot read API keys, flush the database or reconfigure Redis, and
-KEDA cannot write at all:
-
-    default  operators (`redis-cli`, `spillway dlq`, `spillway keys`): everything
-    api      the submit script, reads, readiness, metrics, dead-letter operations, API keys
-    worker   Celery through functions/worker/transport.py and its Lua scripts, task events
-    keda     KEDA's redis scaler: one Lua script (TYPE, then LLEN/HLEN/ZCARD) per trigger
-    sender   the callback sender: its outbox, records, dead letters
-
-Only rules that Redis 6.2 understands are generated (`~pattern`, `&channel`, `+command`,
-`+command|sub`; no `%R~` selectors, which are 7.0+), so one file serves every supported Redis.
-That costs nothing here: KEDA's script runs under EVAL, whose keys Redis checks as read-write
-whatever the script does (redis 7.0 `src/commands/eval.json` key spec `RW ACCESS UPDATE`), so a
-read-only pattern could not serve it anyway; what keeps KEDA from writing is that the only
-commands it may run are TYPE, LLEN, HLEN and ZCARD.
-
-Key names carry SPILLWAY_KEY_PREFIX (glob-escaped here), queue lists are per queue and the
-in-flight hash, leases and scheduled set per pool, so the rules depend on a `Layout`.
-
-Standard library only: scripts/redis-secret imports this module without the project's
-dependencies (the `functions` package imports nothing eagerly).
+The patterns come from functions/keys.py, the commands from functions/acl/commands.py.
 """
 
 from __future__ import annotations
@@ -31,138 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from functions import keys
-
-# Sent on every connection by the clients in use and harmless: PING (redis-py's health check,
-# KEDA's first call, the API's connection setup). AUTH and HELLO need no permission
-# (redis 7.0 src/acl.c ACLCheckAllUserCommandPerm skips CMD_NO_AUTH commands).
-_CONNECT = ("ping",)
-
-# What the API's Lua scripts run (functions/api/submit.py; the dead-letter scripts in
-# functions/deadletters/lua/ with functions/worker/lua/_lib.lua) besides the plain commands.
-_DATA = (
-    "lpush",
-    "rpush",
-    "llen",
-    "hget",
-    "hmget",
-    "hgetall",
-    "hset",
-    "hdel",
-    "hincrby",
-    "hlen",
-    "exists",
-    "get",
-    "incrby",
-    "decrby",
-    "del",
-    "expire",
-    "persist",
-    "sadd",
-    "srem",
-    "smembers",
-    "zadd",
-    "zrem",
-    "zcard",
-    "zrevrangebyscore",
-    "zrangebyscore",
-    "time",
-)
-
-_API = (
-    *_CONNECT,
-    # The submit script and the dead-letter scripts: EVALSHA first, EVAL when Redis lost its
-    # script cache (functions/api/resp.py, run_script).
-    "evalsha",
-    "eval",
-    *_DATA,
-    # Readiness: DEL of a key nothing writes and INFO memory (functions/api/submit.py, probe);
-    # INFO replication/server/persistence and WAIT for durable submits (durability.py).
-    "info",
-    "wait",
-)
-
-_WORKER = (
-    *_CONNECT,
-    # functions/worker/inflight.py and transport.py load their scripts and run them by SHA;
-    # kombu's binding refresh does the same (SCRIPT EXISTS, then EVALSHA).
-    "evalsha",
-    "script|load",
-    "script|exists",
-    # The peek that waits for a message without taking it (transport.py, Channel._peek).
-    "blmove",
-    # kombu's queue declare (4 x LLEN in MULTI), binding sets and the binding-deadline sweep.
-    "multi",
-    "exec",
-    "llen",
-    "sadd",
-    "srem",
-    "smembers",
-    "zadd",
-    "zrem",
-    "zrange",
-    "zrangebyscore",
-    "zscore",
-    "zcard",
-    "sismember",
-    # Inside the in-flight scripts (functions/worker/lua/*.lua).
-    "rpop",
-    "rpush",
-    "lpush",
-    "hget",
-    "hmget",
-    "hset",
-    "hdel",
-    "hincrby",
-    "del",
-    "get",
-    "incrby",
-    "decrby",
-    "expire",
-    "pexpire",
-    "persist",
-    "time",
-    # Task and worker events for Flower (worker_send_task_events, heartbeats).
-    "publish",
-)
-
-# KEDA's redis scaler: `EVAL <script> 1 <listName>` on every poll, the script running TYPE and
-# then the length command for the type (kedacore/keda pkg/scalers/redis_scaler.go, v2.12.0 to
-# v2.18.3: the `getListLengthScript` lookup table; v2.20.0 the if/elseif form), PING when the
-# scaler is created (getRedisClient). Our triggers read lists, hashes and sorted sets.
-_KEDA = (*_CONNECT, "eval", "type", "llen", "hlen", "zcard")
-
-_SENDER = (
-    *_CONNECT,
-    "evalsha",
-    "eval",
-    "script|load",
-    "blmove",
-    "lmove",
-    "lrange",
-    "lrem",
-    "llen",
-    "lpush",
-    "rpush",
-    "rpop",
-    "hget",
-    "hmget",
-    "hgetall",
-    "hset",
-    "hdel",
-    "hincrby",
-    "zadd",
-    "zrem",
-    "zrangebyscore",
-    "zcard",
-    "sadd",
-    "smembers",
-    "get",
-    "incrby",
-    "decrby",
-    "expire",
-    "persist",
-    "time",
-)
+from functions.acl.commands import API, KEDA, SENDER, WORKER
+from functions.acl.glob import matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +154,7 @@ def users(layout: Layout) -> list[User]:
         keys.record_pattern(p),
         keys.dead_letters_pattern(p),
     ]
-    api_commands = (*_API, "waitaof") if layout.waitaof else _API
+    api_commands = (*API, "waitaof") if layout.waitaof else API
     setinfo = layout.client_commands
     return [
         User(
@@ -327,21 +176,21 @@ def users(layout: Layout) -> list[User]:
             "consume, record outcomes, retry, dead-letter, task events",
             tuple(worker_keys),
             (keys.events_channel_pattern(p, layout.db), *pid_channels),
-            (*_WORKER, *pid_commands, *select, *setinfo),
+            (*WORKER, *pid_commands, *select, *setinfo),
         ),
         User(
             "keda",
             "read queue, in-flight and scheduled lengths",
             tuple(keda_keys),
             (),
-            (*_KEDA, *select, *setinfo),
+            (*KEDA, *select, *setinfo),
         ),
         User(
             "sender",
             "callback outbox, records, dead letters",
             tuple(sender_keys),
             (),
-            (*_SENDER, *select, *setinfo),
+            (*SENDER, *select, *setinfo),
         ),
     ]
 
@@ -365,40 +214,6 @@ def acl_lines(layout: Layout, hashes: Mapping[str, Sequence[str]]) -> list[str]:
 
 def names() -> list[str]:
     return [user.name for user in users(Layout())]
-
-
-def matches(pattern: str, key: str) -> bool:
-    """Redis's glob match (util.c stringmatchlen) for the patterns generated here: `*`, `?`,
-    `[...]` and `\\` escapes."""
-    return _match(pattern, 0, key, 0)
-
-
-def _match(p: str, i: int, s: str, j: int) -> bool:
-    while i < len(p):
-        c = p[i]
-        if c == "*":
-            while i + 1 < len(p) and p[i + 1] == "*":
-                i += 1
-            if i + 1 == len(p):
-                return True
-            return any(_match(p, i + 1, s, k) for k in range(j, len(s) + 1))
-        if j >= len(s):
-            return False
-        if c == "?":
-            pass
-        elif c == "[":
-            end = p.index("]", i + 1)
-            if s[j] not in p[i + 1 : end]:
-                return False
-            i = end
-        else:
-            if c == "\\" and i + 1 < len(p):
-                i += 1
-            if p[i] != s[j]:
-                return False
-        i += 1
-        j += 1
-    return j == len(s)
 
 
 def owners(layout: Layout, key: str) -> list[str]:
