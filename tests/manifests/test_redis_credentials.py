@@ -28,14 +28,7 @@ def _secret_refs(docs: list[mu.Doc]) -> set[str]:
     """Every Secret name a pod template or a TriggerAuthentication refers to."""
     names: set[str] = set()
     for template in mu.pod_templates(docs):
-        for container in template.spec.get("containers", []):
-            for var in container.get("env", []):
-                ref = var.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    names.add(ref["name"])
-        for volume in template.spec.get("volumes", []):
-            if "secret" in volume:
-                names.add(volume["secret"]["secretName"])
+        names |= _template_secrets(template)
     for auth in mu.of_kind(docs, "TriggerAuthentication", mu.KEDA_GROUP):
         names.update(ref["name"] for ref in auth["spec"]["secretTargetRef"])
     return names
@@ -107,6 +100,7 @@ def test_each_component_holds_only_its_own_redis_user(root: list[mu.Doc]) -> Non
 
 
 def _template_secrets(template: mu.PodTemplate) -> set[str]:
+    """Every Secret name one pod template refers to (env and volumes)."""
     names: set[str] = set()
     for container in template.spec.get("containers", []):
         for var in container.get("env", []):
