@@ -69,13 +69,14 @@ def _queue_keys(layout: Layout) -> list[str]:
 
 
 def _pool_keys(layout: Layout) -> list[str]:
+    """Each pool's in-flight hash, leases, scheduled set and sweep bookkeeping. Not kombu's
+    `unacked_index` and `unacked_mutex`: the transport settles and restores deliveries with its
+    own scripts (functions/worker/transport.py), so kombu's visibility scan never runs."""
     found: list[str] = []
     for pool in layout.pools:
         p = layout.prefix
         found += [
             keys.unacked_key(p, pool),
-            keys.unacked_index_key(p, pool),
-            keys.unacked_mutex_key(p, pool),
             keys.leases_key(p, pool),
             keys.scheduled_key(p, pool),
             keys.sweep_key(p, pool),
@@ -136,8 +137,8 @@ def users(layout: Layout) -> list[User]:
     ]
     api_keys = [
         *queues,
-        # spillway_in_flight reads the default pool's hash; dead-letter replays touch records.
-        *pools,
+        # spillway_in_flight counts the default pool's in-flight hash (HLEN).
+        *(keys.glob_escape(keys.unacked_key(p, pool)) for pool in layout.pools),
         keys.record_pattern(p),
         keys.idempotency_pattern(p),
         keys.glob_escape(keys.probe_key(p)),

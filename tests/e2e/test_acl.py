@@ -82,7 +82,8 @@ def system(
 
 
 def _round_trip(api: Proc) -> None:
-    """Success, a retry, a final failure and its dead letter, a replay, readiness, metrics."""
+    """Success, a retry, a final failure and its dead letter, a replay, a delete and a purge,
+    a batch with an Idempotency-Key, readiness, metrics."""
     done = _submit(api, "process-data", {"user_id": 7, "data": "hello"})
     assert done["status"] == "succeeded", done
     retried = _submit(api, "fail-transiently", {"failures": 1})
@@ -94,6 +95,10 @@ def _round_trip(api: Proc) -> None:
     replay = httpx.post(f"{api.url}/v1/dead-letters/{failed['id']}/replay")
     assert replay.status_code == 202, replay.text
     wait_until(lambda: _status(api, failed["id"])["status"] == "failed", 20, "replayed run", api)
+    deleted = httpx.delete(f"{api.url}/v1/dead-letters/{failed['id']}")
+    assert deleted.status_code in (200, 204), deleted.text
+    purged = httpx.post(f"{api.url}/v1/dead-letters/purge", json={"reason": "malformed"})
+    assert purged.status_code == 200, purged.text
     batch = httpx.post(
         f"{api.url}/v1/functions/echo/invocations/batch",
         json={"items": [{"n": 1}, {"n": 2}]},
