@@ -137,8 +137,9 @@ def users(layout: Layout) -> list[User]:
     ]
     api_keys = [
         *queues,
-        # spillway_in_flight counts the default pool's in-flight hash (HLEN).
-        *(keys.glob_escape(keys.unacked_key(p, pool)) for pool in layout.pools),
+        # spillway_in_flight counts the unnamed pool's in-flight hash (HLEN), deployed or not
+        # (functions/api/submit.py, Submitter.backlog).
+        keys.glob_escape(keys.unacked_key(p)),
         keys.record_pattern(p),
         keys.idempotency_pattern(p),
         keys.glob_escape(keys.probe_key(p)),

@@ -130,6 +130,26 @@ def test_api_and_worker_run_everything_under_their_own_users(
     assert worker.alive() and api.alive()
 
 
+def test_a_prefixed_named_pool_runs_under_its_users(
+    acl_redis_factory: Callable[..., AclRedis],
+    api_factory: Callable[..., Proc],
+    worker_factory: Callable[..., Proc],
+) -> None:
+    """With SPILLWAY_KEY_PREFIX (glob characters included, escaped in the rules) and a named
+    pool (its own in-flight hash, leases, scheduled set), everything still runs under the
+    generated users, and nothing lands outside the prefix."""
+    prefix = "t[1]*:"
+    server = acl_redis_factory(prefix=prefix, pools=("p1",))
+    settings = {"SPILLWAY_KEY_PREFIX": prefix}
+    api = api_factory(server.url("api"), **settings)
+    worker_factory(server.url("worker"), SPILLWAY_POOL="p1", **settings)
+    _round_trip(api)
+    assert server.refusals() == []
+    found = [key.decode() for key in server.admin.scan_iter(count=1000)]
+    assert found and all(key.startswith(prefix) for key in found), found
+    assert [key for key in found if not acl.owners(server.layout, key)] == []
+
+
 def test_every_key_a_round_trip_leaves_belongs_to_a_component_user(
     system: tuple[AclRedis, Proc, Proc],
 ) -> None:
