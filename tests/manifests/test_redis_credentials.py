@@ -65,11 +65,16 @@ def _base(name: str) -> str:
     return name.rsplit("-", 1)[0]
 
 
-def test_each_component_holds_only_its_own_redis_user(root: list[mu.Doc]) -> None:
+@pytest.mark.parametrize("render", sorted(mu.KUSTOMIZATIONS))
+def test_each_component_holds_only_its_own_redis_user(
+    renders: dict[str, list[mu.Doc]], render: str
+) -> None:
     """One Redis ACL user per component (functions/acl/): the API's pods get the api user's
     Secret, the workers' the worker's, KEDA the keda user (username and password, as
     kedacore/keda pkg/scalers/redis_scaler.go parseRedisMetadata reads them from authParams),
-    Redis itself the users file and the default user's password for its probe."""
+    Redis itself the users file and the default user's password for its probe; in every
+    render, the second pool included."""
+    root = renders[render]
     wanted = {
         "api": {"spillway-redis-api"},
         "worker": {"spillway-redis-worker"},
