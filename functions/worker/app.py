@@ -6,7 +6,9 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery, signals
 from kombu import Queue
@@ -100,12 +102,26 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
     }
 
 
+def tls(url: str) -> dict[str, Any]:
+    """Celery's TLS options for a `rediss://` URL that does not choose them itself: verify the
+    server's certificate (against the system's trust store). Celery's Redis result backend
+    refuses a rediss:// URL without `ssl_cert_reqs` (celery/backends/redis.py,
+    RedisBackend.__init__, E_REDIS_SSL_CERT_REQS_MISSING_INVALID), so without this a worker
+    given the same REDIS_URL as the API would not start."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss" or "ssl_cert_reqs" in parse_qs(parts.query):
+        return {}
+    verify = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return {"broker_use_ssl": verify, "redis_backend_use_ssl": verify}
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     registry = registry_module.load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     check(settings, registry)
     celery = Celery("spillway")
     celery.conf.update(config(settings, registry))
+    celery.conf.update(tls(settings.REDIS_URL))
     for spec in registry:
         tasks.register(celery, spec, settings)
     deliveries.install(
