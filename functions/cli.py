@@ -10,7 +10,7 @@ import argparse
 import os
 import tempfile
 
-from functions.cliargs import Parser, fail, port
+from functions.cliargs import Parser, fail, port, version
 from functions.deadletters import cli as dlq_cli
 from functions.dev import cli as dev_cli
 from functions.errors import ConfigError
@@ -72,6 +72,35 @@ def cmd_worker(args: argparse.Namespace) -> None:
     app.worker_main(argv)
 
 
+def cmd_acl(args: argparse.Namespace) -> None:
+    """Print the Redis ACL rules of every component user for this process's settings."""
+    import sys
+    from urllib.parse import urlsplit
+
+    from functions import acl
+    from functions.registry import load_modules
+    from functions.settings import get_settings
+
+    try:
+        settings = get_settings()
+        registry = load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
+    except ConfigError as exc:
+        fail(str(exc))
+    path = urlsplit(settings.REDIS_URL).path.strip("/")
+    layout = acl.Layout(
+        prefix=settings.KEY_PREFIX,
+        queues=tuple(args.queue or settings.QUEUES or registry.queues()),
+        pools=tuple(args.pool if args.pool is not None else [settings.POOL]),
+        db=int(path) if path.isdigit() else 0,
+        remote_control=settings.REMOTE_CONTROL,
+        redis_version=args.redis_version,
+    )
+    # No passwords: give each user its own with `on #<sha256>` (scripts/redis-secret does, for
+    # the manifests) or `ACL SETUSER <name> on ><password> <rules>`.
+    for user in acl.users(layout):
+        sys.stdout.write(f"user {user.name} {user.rules()}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -87,6 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
         "celery_args", nargs=argparse.REMAINDER, help="extra `celery worker` options after --"
     )
     worker.set_defaults(func=cmd_worker)
+
+    rules = sub.add_parser(
+        "acl",
+        help="print the Redis ACL rules of the api, worker, keda and sender users",
+        description="Redis ACL rules per component for the settings in the environment "
+        "(SPILLWAY_KEY_PREFIX, queues, SPILLWAY_POOL, the database in REDIS_URL), without "
+        "passwords. docs/deploy.md, 'Redis ACL users'.",
+    )
+    rules.add_argument("--queue", action="append", help="a queue (repeat; default: all)")
+    rules.add_argument(
+        "--pool", action="append", help="a pool (repeat; default SPILLWAY_POOL; '' unnamed)"
+    )
+    rules.add_argument(
+        "--redis-version",
+        type=version,
+        default=(7, 4),
+        help="the Redis the rules are for (default 7.4): 7.2 commands are named only from 7.2",
+    )
+    rules.set_defaults(func=cmd_acl)
 
     # Each command package registers its own command (cli.py: argparse only, so cheap).
     dev_cli.add_parser(sub)

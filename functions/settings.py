@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PORT", "SPILLWAY_PORT"),
         description="API port; Knative injects PORT.",
     )
+    API_METRICS_PORT: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="A port that serves only GET /metrics, for Prometheus (0: none; /metrics "
+        "stays on PORT either way). Under Knative, scraping the app's port would let the "
+        "monitoring namespace reach the whole API around queue-proxy.",
+    )
     MAX_BODY_BYTES: int = Field(default=1_048_576, gt=0)
     MAX_BATCH: int = Field(default=1000, gt=0, le=10_000)
     MAX_WAIT: float = Field(default=30.0, ge=0, description="Upper bound for ?wait= in seconds.")
@@ -185,6 +193,11 @@ class Settings(BaseSettings):
     )
     WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
     HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)
+    REMOTE_CONTROL: bool = Field(
+        default=False,
+        description="Celery remote control (`celery inspect`/`control`, pidbox): anyone who "
+        "can write to Redis could shut every worker down with it, so it is off unless asked.",
+    )
     HEARTBEAT_MAX_AGE: float = Field(
         default=30.0, gt=0, description="Worker probe fails when the consumer is silent this long."
     )

@@ -42,3 +42,24 @@ def test_every_problem_type_is_documented_as_the_code_has_it() -> None:
     assert [(slug, int(status), when) for slug, status, when in rows] == [
         (slug, status, when) for slug, (status, when) in TYPES.items()
     ]
+
+
+def acl_rows() -> list[str]:
+    """docs/deploy.md's ACL users table as functions/acl/ generates it for the manifests'
+    layout (scripts/redis-secret's defaults)."""
+    from functions import acl
+
+    def cell(words: str) -> str:
+        return " ".join(f"`{w}`".replace("|", "\\|") for w in words.split()) or "none"
+
+    layout = acl.Layout(queues=("spillway", "long"), pools=("", "long"))
+    return [
+        f"| `{name}` | {purpose} | {cell(commands)} | {cell(keys)} | {cell(channels)} |"
+        for name, purpose, commands, keys, channels in acl.table(layout)
+    ]
+
+
+def test_the_acl_table_is_what_the_code_generates() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    for row in acl_rows():
+        assert row in deploy, f"docs/deploy.md lacks (or has an old) ACL row:\n{row}"

@@ -25,7 +25,9 @@ from functions.settings import Settings
 
 T = TypeVar("T")
 
-# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
+# KEYS[1] queue list, KEYS[2] idempotency key (when ARGV[2] is not empty; else the probe key,
+# never touched: Redis checks every key an EVAL names against the caller's ACL, and no ACL
+# pattern can admit the empty key), KEYS[3..] one record key per message.
 # ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
 # the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
@@ -33,7 +35,7 @@ T = TypeVar("T")
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
 _SUBMIT_LUA = """
 local depth = redis.call('LLEN', KEYS[1])
-if KEYS[2] ~= '' then
+if ARGV[2] ~= '' then
   local prior = redis.call('HGET', KEYS[2], 'value')
   if prior then return {2, depth, prior} end
 end
@@ -42,13 +44,13 @@ if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
              'submitted_at', ARGV[6], 'attempts', '0')
-  if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
-if KEYS[2] ~= '' then
+if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
 end
 return {1, depth + n, ''}
@@ -140,7 +142,7 @@ class Submitter:
         builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
         messages = [builder.build(i, p) for i, p in zip(ids, payloads_json, strict=True)]
-        idem_key = ""
+        idem_key = keys.probe_key(prefix)
         idem_value = ""
         fingerprint = ""
         if idempotency_key is not None:

@@ -6,7 +6,9 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery, signals
 from kombu import Queue
@@ -91,6 +93,11 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_consumer": "functions.worker.consumer:Consumer",
+        # Remote control (pidbox: `celery inspect`, `celery control shutdown`) lets anyone who
+        # can publish to Redis stop every worker, and costs a subscription per worker. Off
+        # unless SPILLWAY_REMOTE_CONTROL asks; the worker's Redis ACL user then needs no pidbox
+        # keys or channels (functions/acl/). Task events (Flower) do not need it.
+        "worker_enable_remote_control": settings.REMOTE_CONTROL,
         "task_default_queue": registry_module.DEFAULT_QUEUE,
         "task_queues": [Queue(name, routing_key=name) for name in queues],
         "task_routes": {spec.task_name: {"queue": spec.queue} for spec in registry},
@@ -101,12 +108,26 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
     }
 
 
+def tls(url: str) -> dict[str, Any]:
+    """Celery's TLS options for a `rediss://` URL that does not choose them itself: verify the
+    server's certificate (against the system's trust store). Celery's Redis result backend
+    refuses a rediss:// URL without `ssl_cert_reqs` (celery/backends/redis.py,
+    RedisBackend.__init__, E_REDIS_SSL_CERT_REQS_MISSING_INVALID), so without this a worker
+    given the same REDIS_URL as the API would not start."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss" or "ssl_cert_reqs" in parse_qs(parts.query):
+        return {}
+    verify = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return {"broker_use_ssl": verify, "redis_backend_use_ssl": verify}
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     registry = registry_module.load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     check(settings, registry)
     celery = Celery("spillway")
     celery.conf.update(config(settings, registry))
+    celery.conf.update(tls(settings.REDIS_URL))
     for spec in registry:
         tasks.register(celery, spec, settings)
     deliveries.install(

@@ -66,11 +66,11 @@ def enable_components(kustomization: str, components: tuple[str, ...]) -> str:
     return text
 
 
-def write_credentials(platform: Path, action: str = "create") -> None:
+def write_credentials(platform: Path, action: str = "create", *options: str) -> None:
     """scripts/redis-secret, as docs/deploy.md asks of an operator, into a copy's platform/."""
     subprocess.run(
         [sys.executable, str(REPO / "scripts" / "redis-secret"), action,
-         "--dir", str(platform / "secrets")],
+         "--dir", str(platform / "secrets"), *options],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
 

@@ -311,7 +311,9 @@ def test_api_probe_and_scrape_paths_exist(apis: list[Pod]) -> None:
         annotations = pod.template.metadata["annotations"]
         paths.add(annotations["prometheus.io/path"])
         port = pod.container["ports"][0]["containerPort"]
-        assert annotations["prometheus.io/port"] == str(port)
+        # Prometheus scrapes the metrics-only port, never the API's own (networkpolicy.yaml).
+        assert annotations["prometheus.io/port"] == str(pod.settings.API_METRICS_PORT)
+        assert pod.settings.API_METRICS_PORT not in (0, port)
         # Knative injects PORT from the container port; the setting's default must agree for
         # `spillway api` outside Knative.
         assert port == Settings.model_fields["PORT"].default

@@ -102,3 +102,20 @@ def test_describe_names_the_error_in_one_bounded_line() -> None:
     assert describe(ValueError("bad")) == "ValueError: bad"
     assert describe(TimeoutError()) == "TimeoutError"
     assert len(describe(ValueError("x" * 5000))) == 1000
+
+
+def test_a_validation_failure_is_reported_to_celery_without_the_input() -> None:
+    """The task raises the failure again for Celery's task-failed event and log, which carry
+    the exception's repr and its formatted traceback (celery/worker/request.py
+    Request.on_failure, celery/app/trace.py): neither may quote the input."""
+    import traceback as tb
+
+    class Strict(BaseModel):
+        n: int
+
+    spec = FunctionSpec("t", lambda p: {"n": p.n + "-leak"}, EchoPayload, Strict)
+    outcome = attempt(spec, {"n": "secret-value-123"}, 0, Settings())
+    assert outcome.status == "failed" and outcome.reraise is not None
+    shown = repr(outcome.reraise) + "".join(tb.format_exception(outcome.reraise))
+    assert "secret-value-123" not in shown and "n: Input should be a valid integer" in shown
+    assert json.loads((outcome.dead_letter or ("", "{}"))[1])["type"] == "ValidationError"

@@ -9,13 +9,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from functions.api.deps import SubmitterDep, dead_letter_store
 from functions.api.metrics import DEAD_LETTERS, IN_FLIGHT, QUEUE_DEPTH
 from functions.api.resp import ReplyError
-from functions.api.submit import RedisUnavailable
+from functions.api.submit import RedisUnavailable, Submitter
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
 async def metrics(submitter: SubmitterDep) -> Response:
+    return Response(await render(submitter), media_type=CONTENT_TYPE_LATEST)
+
+
+async def render(submitter: Submitter) -> bytes:
+    """The exposition text, after reading the figures that live in Redis."""
     try:
         backlog = await submitter.backlog()
     except (RedisUnavailable, ReplyError):
@@ -28,4 +33,4 @@ async def metrics(submitter: SubmitterDep) -> Response:
         DEAD_LETTERS.update(await dead_letter_store(submitter).stats())
     except (RedisUnavailable, ReplyError):
         DEAD_LETTERS.update(None)  # no figures rather than stale ones
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return generate_latest()
