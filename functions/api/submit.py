@@ -26,8 +26,9 @@ from functions.settings import Settings
 T = TypeVar("T")
 
 # KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
-# ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
-# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+# ARGV: max backlog, idempotency value, idempotency ttl, callback URL or "", function,
+# submitted_at, then the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog
+# full, 2 idempotent replay.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
@@ -43,6 +44,7 @@ for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
              'submitted_at', ARGV[6], 'attempts', '0')
   if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2 + i], 'callback', ARGV[4]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
@@ -132,6 +134,7 @@ class Submitter:
         payloads_json: list[str],
         *,
         idempotency_key: str | None = None,
+        callback: str | None = None,
     ) -> Accepted:
         if self.admission.due():
             await self._sample_memory()
@@ -157,7 +160,7 @@ class Submitter:
             max_backlog,
             idem_value,
             self.settings.IDEMPOTENCY_TTL,
-            "",
+            callback or "",
             spec.name,
             f"{time.time():.6f}",
             *messages,
