@@ -70,3 +70,33 @@ def sweep_key(prefix: str, pool: str = "") -> str:
 def dead_letters_key(prefix: str, queue: str) -> str:
     """A queue's dead letters (id -> JSON entry); `dead_letters_key(...) + ":index"` by time."""
     return f"{prefix}spillway:dlq:{queue}"
+
+
+# --- the outbox: callbacks and completion events the sender delivers (functions/sender/) ---
+def outbox_key(prefix: str) -> str:
+    """Deliveries ready to send (a list; the worker's final scripts LPUSH, senders take the right
+    end). Also the 'queue' of their dead letters: `dead_letter` names the store after this key."""
+    return f"{prefix}spillway:outbox"
+
+
+def outbox_retry_key(prefix: str) -> str:
+    """Deliveries waiting for their next attempt (zset, due time in ms)."""
+    return f"{prefix}spillway:outbox:retry"
+
+
+def outbox_processing_key(prefix: str, sender: str) -> str:
+    """What one sender has taken and not settled yet (a list, moved there by BLMOVE)."""
+    return f"{prefix}spillway:outbox:processing:{sender}"
+
+
+def outbox_senders_key(prefix: str) -> str:
+    """Live senders (zset, sender id -> lease deadline in ms); an expired one's items go back."""
+    return f"{prefix}spillway:outbox:senders"
+
+
+def outbox_events_key(prefix: str) -> str:
+    """Set by a sender that starts with an events sink (deleted by one that starts without):
+    while it exists, the worker's final scripts queue a completion event for every finished
+    invocation. The sink is the sender's setting (a SinkBinding injects it there), so the
+    sender tells the workers through Redis rather than each worker being configured too."""
+    return f"{prefix}spillway:outbox:events"
