@@ -66,7 +66,8 @@ class Sender:
         self._slots = asyncio.Semaphore(settings.SENDER_CONCURRENCY)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def run(self) -> None:
+    async def start(self) -> None:
+        """Tell the workers about events and take the lease; OutboxUnavailable if Redis cannot."""
         try:
             await self.outbox.announce_events(bool(self.settings.EVENTS_SINK))
             await self.outbox.sweep()  # the lease, before anything is taken
@@ -74,6 +75,8 @@ class Sender:
             raise OutboxUnavailable(
                 f"cannot use the outbox at {redact_url(self.settings.REDIS_URL)} (REDIS_URL): {exc}"
             ) from None
+
+    async def run(self) -> None:
         housekeeping = asyncio.create_task(self._housekeeping())
         try:
             await self._take_loop()
@@ -199,6 +202,13 @@ async def main(settings: Settings) -> None:
     )
     callbacks, events = clients(settings)
     sender = Sender(settings, redis, Deliverer(settings, secrets, callbacks, events))
+    try:
+        await sender.start()
+    except OutboxUnavailable:
+        await asyncio.gather(callbacks.aclose(), redis.aclose())
+        if events is not None:
+            await events.aclose()
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, sender.stopping.set)
