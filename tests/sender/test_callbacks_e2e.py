@@ -170,6 +170,16 @@ def test_retries_honour_retry_after_stop_at_4xx_and_end_at_the_deadline(
         refused,
     )
     assert "400" in entry["error"]["message"]
+    # The receiver is fixed: replaying the dead letter sends the same delivery again.
+    receiver.answer("/bad", 200)
+    replayed = httpx.post(f"{api.url}/v1/dead-letters/{refused}-1/replay", timeout=10)
+    assert replayed.status_code == 202, replayed.text
+    again = receiver.wait_for("/bad", 2)[1]
+    assert (
+        again.headers["webhook-id"] == f"{refused}-1" and again.body == receiver.at("/bad")[0].body
+    )
+    assert callback_state(api, refused, "delivered")["attempts"] == 1
+    assert record(api, refused)["history"][-1]["event"] == "redelivery"
 
     # Always 503: retried until the deadline, then dead-lettered; the record says so.
     state = callback_state(api, down, "failed", timeout=30)
