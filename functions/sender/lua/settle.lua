@@ -17,10 +17,12 @@ local info = decoded(item)
 if outcome == 'retry' then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
 elseif outcome == 'failed' then
+  -- An item that is not a delivery (pushed by hand) still gets an entry, under its digest.
+  local id = info.id or ('junk-' .. redis.sha1hex(item))
   local record = {}
   local flat = info.record or {}
   for i = 1, #flat - 1, 2 do record[flat[i]] = flat[i + 1] end
-  dead_letter(prefix, prefix .. 'spillway:outbox', item, info.id, {
+  dead_letter(prefix, prefix .. 'spillway:outbox', item, id, {
     reason = 'callback_failed', invocation_id = info.invocation,
     ['function'] = record['function'], tenant = record.tenant, attempts = tonumber(ARGV[7]),
     error = cjson.decode(ARGV[10]),
