@@ -250,3 +250,33 @@ def test_the_guard_refuses_at_connect_time_without_retrying(
         assert entry["error"]["type"] == "TargetRefused"
     finally:
         v6.__exit__(None, None, None)
+
+
+def test_a_sender_stopped_with_sigterm_finishes_its_attempt_and_leaves_the_rest(
+    api_factory: Callable[..., Proc],
+    worker_factory: Callable[..., Proc],
+    sender_factory: Callable[..., Proc],
+    redis_url: str,
+    redis_client: redis.Redis,
+    receiver: Receiver,
+) -> None:
+    """SIGTERM (a rollout) while a receiver hangs: the attempt ends at its timeout and is
+    scheduled again, the sender exits well before its lease would, and the next sender
+    delivers the same callback."""
+    settings = {**QUICK, "SPILLWAY_CALLBACK_TIMEOUT": "2"}
+    api = api_factory(redis_url, **settings)
+    worker_factory(redis_url, **settings)
+    first = sender_factory(redis_url, **settings)
+    invocation_id = submit(api, "echo", {"n": 1}, receiver.answer("/slow", "hang", 200))
+    receiver.wait_for("/slow")
+    stopped = time.monotonic()
+    assert first.stop(timeout=20) == 0
+    assert time.monotonic() - stopped < 10  # not the 30 s lease
+    assert not redis_client.keys("spillway:outbox:processing:*")
+    assert not redis_client.zcard(keys.outbox_senders_key(""))
+    assert record(api, invocation_id)["callback"]["attempts"] == 1
+
+    sender_factory(redis_url, **settings)
+    second = receiver.wait_for("/slow", 2)[1]
+    assert second.headers["webhook-id"] == f"{invocation_id}-1"
+    assert callback_state(api, invocation_id, "delivered")["attempts"] == 2
