@@ -112,3 +112,16 @@ async def test_proxies_from_the_environment_are_ignored(
     ) as http:
         response = await http.post(receiver.url + "/direct", content=b"{}")
     assert response.status_code == 200 and len(receiver.at("/direct")) == 1
+
+
+@pytest.mark.parametrize("host", ["localhost", "2130706433", "0x7f.0.0.1", "127.1"])
+async def test_names_and_odd_spellings_of_loopback_are_refused_once_resolved(
+    receiver: Receiver, host: str
+) -> None:
+    """The system resolver (getaddrinfo) turns these into 127.0.0.1 or ::1; the API lets them
+    through as names, and the check on the resolved address refuses them."""
+    port = receiver.url.rsplit(":", 1)[1]
+    async with client(Guard()) as http:
+        with pytest.raises(TargetRefused, match="loopback"):
+            await http.post(f"http://{host}:{port}/hook", content=b"{}")
+    assert receiver.at("/hook") == []
