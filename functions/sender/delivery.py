@@ -52,6 +52,8 @@ class Item:
     @classmethod
     def parse(cls, raw: str) -> Item:
         fields = json.loads(raw)
+        if not isinstance(fields, dict):
+            raise ValueError("an outbox item is a JSON object")
         flat = fields.get("record") or []
         record = {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=False)}
         return cls(

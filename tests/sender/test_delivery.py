@@ -74,3 +74,9 @@ def test_past_the_deadline_the_delivery_fails() -> None:
 def test_the_signed_body_is_the_record_without_its_callback_state() -> None:
     view = item(at=time.time()).view()
     assert view["status"] == "succeeded" and view["result"] == {} and "callback" not in view
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", "7", "not json", '{"record": 5}'])
+def test_an_item_that_is_not_a_delivery_is_refused_as_such(raw: str) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        Item.parse(raw)
