@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from functions.cli import main
 from tests.support.processes import ROOT, base_env
 
 
@@ -38,3 +41,12 @@ def test_a_malformed_secret_or_unreachable_redis_is_one_line() -> None:
     assert done.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("spillway: error: cannot use the outbox")
     assert good not in done.stderr
+
+
+def test_a_bad_concurrency_is_refused_like_every_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sender", "--concurrency", "0"])
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spillway: error: ")
+    assert "--concurrency" in lines[0]
