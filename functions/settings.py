@@ -242,6 +242,12 @@ class Settings(BaseSettings):
         description="Where completion CloudEvents go (binary mode); a Knative SinkBinding "
         "injects K_SINK. Unset: no completion events.",
     )
+    EVENTS_CA_CERTS: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPILLWAY_EVENTS_CA_CERTS", "K_CA_CERTS"),
+        description="PEM certificates the events sink's TLS certificate may chain to, besides "
+        "the system's; a SinkBinding injects K_CA_CERTS when the sink publishes them.",
+    )
     CE_OVERRIDES: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SPILLWAY_CE_OVERRIDES", "K_CE_OVERRIDES"),

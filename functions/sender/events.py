@@ -13,12 +13,15 @@ is a `ce-<name>` header and the body is the data, here the invocation record as 
 
 `K_CE_OVERRIDES` (set by a Knative SinkBinding with `spec.ceOverrides`, knative/eventing
 pkg/apis/sources/v1/sinkbinding_lifecycle.go, SinkBinding.Do) is `{"extensions": {...}}`: each
-extension is added as a header, as Knative's own sources do.
+extension is added as a header, as Knative's own sources do. When the sink publishes CA
+certificates (Eventing's TLS), the binding also injects them as PEM in K_CA_CERTS: the events
+client trusts them besides the system's.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -63,3 +66,17 @@ def event_headers(event_id: str, record: dict[str, Any], overrides: str | None) 
         attributes["time"] = str(record["finished_at"])
     headers.update({f"ce-{k}": quote(v, safe=_SAFE) for k, v in attributes.items()})
     return headers
+
+
+def trust(pem: str | None) -> ssl.SSLContext | bool:
+    """TLS verification for the sink: the system's CAs, plus K_CA_CERTS when given."""
+    if not pem:
+        return True
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError):
+        raise ConfigError(
+            "K_CA_CERTS (SPILLWAY_EVENTS_CA_CERTS) holds no PEM certificate"
+        ) from None
+    return context

@@ -29,7 +29,7 @@ from functions.sender import metrics
 from functions.sender.delivery import Deliverer, Item
 from functions.sender.endpoint import serve
 from functions.sender.errors import OutboxUnavailable
-from functions.sender.events import extensions
+from functions.sender.events import extensions, trust
 from functions.sender.guard import GuardedTransport
 from functions.sender.outbox import Outbox, Settlement
 from functions.sender.signing import Secrets
@@ -188,7 +188,10 @@ def clients(settings: Settings) -> tuple[httpx.AsyncClient, httpx.AsyncClient | 
     events = None
     if settings.EVENTS_SINK:
         events = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False, http2=False
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            verify=trust(settings.EVENTS_CA_CERTS),
         )
     return callbacks, events
 
