@@ -268,6 +268,21 @@ class Submitter:
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
         return Backlog(dict(zip(queues, values[:-1], strict=True)), values[-1])
 
+    async def outbox(self) -> tuple[int, int]:
+        """Deliveries waiting for a sender and waiting for a retry (functions/sender/outbox.py),
+        in one round trip."""
+        prefix = self.settings.KEY_PREFIX
+        ready, retrying = await self.call(
+            self.redis.pipeline(
+                [("LLEN", keys.outbox_key(prefix)), ("ZCARD", keys.outbox_retry_key(prefix))],
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        for value in (ready, retrying):
+            if not isinstance(value, int):
+                raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
+        return ready, retrying
+
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(
             self.redis.execute(

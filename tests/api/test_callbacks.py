@@ -95,3 +95,14 @@ async def test_allowed_networks_let_a_literal_private_address_through(
         URL, json={"a": 1}, headers={"X-Callback-Url": "http://127.0.0.1:9/hook"}
     )
     assert response.status_code == 202, response.text
+
+
+async def test_metrics_show_what_waits_in_the_outbox(
+    client: httpx.AsyncClient, redis_client: redis.Redis
+) -> None:
+    """A sender that is down shows as deliveries `ready` and not taken (an alert watches it)."""
+    redis_client.lpush(keys.outbox_key(""), "a", "b", "c")
+    redis_client.zadd(keys.outbox_retry_key(""), {"d": 1})
+    text = (await client.get("/metrics")).text
+    assert 'spillway_outbox_deliveries{state="ready"} 3.0' in text
+    assert 'spillway_outbox_deliveries{state="retrying"} 1.0' in text
