@@ -3,7 +3,7 @@
 Checking a URL's host and then letting the HTTP client resolve it again to connect leaves a
 window: a name can resolve to a public address for the check and to 127.0.0.1 for the connection
 (DNS rebinding). So the check lives where the connection is made. httpcore opens every TCP
-connection through its network backend's `connect_tcp(host, port, ...)` (httpcore
+connection through its network backend's `connect_tcp(host, port, ...)` (httpcore 1.0.9,
 _async/connection.py, AsyncHTTPConnection._connect); this backend resolves the host once, drops
 every address the guard refuses (functions/targets.py), connects to an address it checked (by
 number, so nothing resolves it again) and checks the peer of the socket it got. TLS still
