@@ -291,16 +291,24 @@ class Settings(BaseSettings):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("EVENTS_SINK")
+    @classmethod
+    def _sink_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the events sink (SPILLWAY_EVENTS_SINK, else K_SINK) must be http(s)")
+        return value
+
     @model_validator(mode="after")
     def _sane_timeouts(self) -> Settings:
+        # A live sender's deliveries must not be reclaimed while one attempt is still running.
+        if self.SENDER_LEASE_TTL <= self.CALLBACK_TIMEOUT:
+            raise ValueError("SPILLWAY_SENDER_LEASE_TTL must exceed SPILLWAY_CALLBACK_TIMEOUT")
         if self.HEARTBEAT_MAX_AGE <= self.HEARTBEAT_INTERVAL:
             raise ValueError("SPILLWAY_HEARTBEAT_MAX_AGE must exceed SPILLWAY_HEARTBEAT_INTERVAL")
         # Redis checks a WAIT's timeout between events, every 1/hz s (100 ms by default), so
         # the wait ends up to that much late (redis 7.0.15 src/timeout.c,
         # handleBlockedClientsTimeout, run before the event loop sleeps); the reply must still
         # come within the API's deadline.
-        if self.SENDER_LEASE_TTL <= self.CALLBACK_TIMEOUT:
-            raise ValueError("SPILLWAY_SENDER_LEASE_TTL must exceed SPILLWAY_CALLBACK_TIMEOUT")
         durable = self.DURABLE_REPLICAS > 0 or self.DURABLE_FSYNC
         if durable and self.DURABLE_TIMEOUT + 0.15 > self.REDIS_TIMEOUT:
             raise ValueError(
