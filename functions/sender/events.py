@@ -29,6 +29,8 @@ from functions.errors import ConfigError
 
 SPEC_VERSION = "1.0"
 TYPE_PREFIX = "dev.spillway.invocation."
+# Attributes every completion event sets: an override may add extensions, not replace these.
+_RESERVED = frozenset({"specversion", "id", "source", "type", "subject", "time", "datacontenttype"})
 # http-protocol-binding.md 3.1.3.2: percent-encode space, '"', '%' and everything outside
 # U+0021-U+007E; everything else printable stays as it is.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
@@ -47,7 +49,15 @@ def extensions(overrides: str | None) -> dict[str, str]:
         return {}
     if not isinstance(found, dict):
         raise ConfigError('K_CE_OVERRIDES must be {"extensions": {"name": "value", ...}}')
-    return {str(k).lower(): v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
+    for name in found:
+        # spec.md v1.0.2, "Attribute Naming Convention": a-z and 0-9 only (at most 20 SHOULD).
+        if not (isinstance(name, str) and name.isascii() and name.isalnum() and name.islower()):
+            raise ConfigError(
+                f"K_CE_OVERRIDES: {name!r} is not a CloudEvents attribute name (a-z, 0-9)"
+            )
+        if name in _RESERVED:
+            raise ConfigError(f"K_CE_OVERRIDES: {name!r} is set by Spillway itself")
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in found.items()}
 
 
 def event_headers(event_id: str, record: dict[str, Any], overrides: str | None) -> dict[str, str]:

@@ -9,7 +9,9 @@ from email.utils import formatdate
 import httpx
 import pytest
 
+from functions.errors import ConfigError
 from functions.sender.delivery import Deliverer, Item, backoff, retry_after
+from functions.sender.events import extensions
 from functions.settings import Settings
 
 SETTINGS = Settings(CALLBACK_BACKOFF=1.0, CALLBACK_BACKOFF_MAX=60.0, CALLBACK_DEADLINE=600.0)
@@ -80,3 +82,20 @@ def test_the_signed_body_is_the_record_without_its_callback_state() -> None:
 def test_an_item_that_is_not_a_delivery_is_refused_as_such(raw: str) -> None:
     with pytest.raises((ValueError, TypeError)):
         Item.parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ('{"extensions": {"Team": "a"}}', "not a CloudEvents attribute name"),
+        ('{"extensions": {"team-name": "a"}}', "not a CloudEvents attribute name"),
+        ('{"extensions": {"type": "evil"}}', "set by Spillway itself"),
+        ('{"extensions": ["team"]}', "must be"),
+    ],
+)
+def test_overrides_may_add_extensions_but_not_bad_names_or_our_attributes(
+    overrides: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        extensions(overrides)
+    assert extensions('{"extensions": {"team": "a", "tier2": 3}}') == {"team": "a", "tier2": "3"}
