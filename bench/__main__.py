@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    callbacks,
     capacity,
     coldstart,
     durable,
@@ -47,6 +48,7 @@ SECTIONS = (
     "simulate",
     "scaleout",
     "recovery",
+    "callbacks",
 )
 QUIET_BUSY_PCT = 20.0
 
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
             "recovery": recovery.Config(kills=5),
+            "callbacks": callbacks.Config(rounds=2, messages=400),
         }
     else:
         configs = {
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
             "recovery": recovery.Config(kills=20),
+            "callbacks": callbacks.Config(rounds=3, messages=2000),
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": simulate.run,
         "scaleout": scaleout.run,
         "recovery": recovery.run,
+        "callbacks": callbacks.run,
     }
 
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""`spillway`: run the API, a worker, or the whole system locally; operate dead letters.
+"""`spillway`: run the API, workers, the sender or the whole system locally; operate dead letters.
 
 Imports stay inside the commands: `spillway api` must not pay for Celery's import (cold start),
 and `spillway worker` must set REMAP_SIGTERM before billiard is imported.
@@ -16,6 +16,7 @@ from functions.dev import cli as dev_cli
 from functions.errors import ConfigError
 from functions.loadtest import cli as loadtest_cli
 from functions.scaling import cli as scaling_cli
+from functions.sender import cli as sender_cli
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_cli.add_parser(sub)
     loadtest_cli.add_parser(sub)
     scaling_cli.add_parser(sub)
+    sender_cli.add_parser(sub)
     return parser
 
 

@@ -143,9 +143,10 @@ def auth_pattern(prefix: str) -> str:
     return glob_escape(prefix) + "spillway:auth:*"
 
 
-def callbacks_pattern(prefix: str) -> str:
-    """The callback sender's outbox and its bookkeeping (issue 14)."""
-    return glob_escape(prefix) + "spillway:callbacks:*"
+def outbox_patterns(prefix: str) -> list[str]:
+    """The callback outbox and its bookkeeping (the outbox_* keys below)."""
+    escaped = glob_escape(outbox_key(prefix))
+    return [escaped, escaped + ":*"]
 
 
 def events_channel_pattern(prefix: str, db: int) -> str:
@@ -154,3 +155,33 @@ def events_channel_pattern(prefix: str, db: int) -> str:
     _get_publish_topic), and its prefixing client puts global_keyprefix in front of PUBLISH's
     channel too (PrefixedStrictRedis.PREFIXED_SIMPLE_COMMANDS)."""
     return f"{glob_escape(prefix)}/{db}.celeryev/*"
+
+
+# --- the outbox: callbacks and completion events the sender delivers (functions/sender/) ---
+def outbox_key(prefix: str) -> str:
+    """Deliveries ready to send (a list; the worker's final scripts LPUSH, senders take the right
+    end). Also the 'queue' of their dead letters: `dead_letter` names the store after this key."""
+    return f"{prefix}spillway:outbox"
+
+
+def outbox_retry_key(prefix: str) -> str:
+    """Deliveries waiting for their next attempt (zset, due time in ms)."""
+    return f"{prefix}spillway:outbox:retry"
+
+
+def outbox_processing_key(prefix: str, sender: str) -> str:
+    """What one sender has taken and not settled yet (a list, moved there by BLMOVE)."""
+    return f"{prefix}spillway:outbox:processing:{sender}"
+
+
+def outbox_senders_key(prefix: str) -> str:
+    """Live senders (zset, sender id -> lease deadline in ms); an expired one's items go back."""
+    return f"{prefix}spillway:outbox:senders"
+
+
+def outbox_events_key(prefix: str) -> str:
+    """Set by a sender that starts with an events sink (deleted by one that starts without):
+    while it exists, the worker's final scripts queue a completion event for every finished
+    invocation. The sink is the sender's setting (a SinkBinding injects it there), so the
+    sender tells the workers through Redis rather than each worker being configured too."""
+    return f"{prefix}spillway:outbox:events"

@@ -19,7 +19,13 @@ import redis
 from functions.localredis import NoRedis, RedisServer, find_redis_server, private_redis
 from tests.support import acl as acl_support
 from tests.support.chaos import Cell
-from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
+from tests.support.processes import (
+    Proc,
+    redis_server_or_skip,
+    start_api,
+    start_sender,
+    start_worker,
+)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +88,11 @@ def api_factory() -> Iterator[Callable[..., Proc]]:
 @pytest.fixture
 def worker_factory() -> Iterator[Callable[..., Proc]]:
     yield from _factory(start_worker)
+
+
+@pytest.fixture
+def sender_factory() -> Iterator[Callable[..., Proc]]:
+    yield from _factory(start_sender)
 
 
 @pytest.fixture

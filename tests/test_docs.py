@@ -21,7 +21,9 @@ def test_every_setting_is_documented_with_its_default() -> None:
         assert env in documented, f"{env} is missing from the README's configuration table"
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         shown = documented[env].strip()
-        if default in ("", [], {}):
+        if default is None:
+            assert shown.startswith("(unset"), (env, shown)
+        elif default in ("", [], {}):
             assert shown.startswith("(empty"), (env, shown)
         elif isinstance(default, list):
             assert shown == f"`{','.join(default)}`", (env, shown)

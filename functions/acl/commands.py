@@ -37,6 +37,7 @@ DATA = (
     "zadd",
     "zrem",
     "zcard",
+    "zrange",
     "zrevrangebyscore",
     "zrangebyscore",
     "time",
@@ -78,7 +79,10 @@ WORKER = (
     "zscore",
     "zcard",
     "sismember",
-    # Inside the in-flight scripts (functions/worker/lua/*.lua).
+    # Inside the in-flight scripts (functions/worker/lua/*.lua); EXISTS and HGETALL queue a
+    # finished invocation's callback and completion event (_lib.lua, notify).
+    "exists",
+    "hgetall",
     "rpop",
     "rpush",
     "lpush",
@@ -136,4 +140,11 @@ SENDER = (
     "expire",
     "persist",
     "time",
+    # The events switch a sender sets or clears at start (functions/sender/outbox.py), and the
+    # dead-letter bookkeeping in _lib.lua its settle script shares with the workers.
+    "set",
+    "del",
+    "exists",
+    "srem",
+    "zrange",
 )

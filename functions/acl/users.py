@@ -133,6 +133,8 @@ def users(layout: Layout) -> list[User]:
         # finish.lua lets a finished invocation's Idempotency-Key expire.
         keys.idempotency_pattern(p),
         keys.dead_letters_pattern(p),
+        # The final scripts queue callbacks and completion events (_lib.lua, notify).
+        *keys.outbox_patterns(p),
         *pid_keys,
     ]
     api_keys = [
@@ -145,6 +147,8 @@ def users(layout: Layout) -> list[User]:
         keys.glob_escape(keys.probe_key(p)),
         keys.dead_letters_pattern(p),
         keys.auth_pattern(p),
+        # The outbox's depth for /metrics, and the replay of a callback's dead letter.
+        *keys.outbox_patterns(p),
     ]
     keda_keys = [
         *(keys.glob_escape(keys.queue_key(p, q)) for q in layout.queues),
@@ -152,7 +156,7 @@ def users(layout: Layout) -> list[User]:
         *(keys.glob_escape(keys.scheduled_key(p, pool)) for pool in layout.pools),
     ]
     sender_keys = [
-        keys.callbacks_pattern(p),
+        *keys.outbox_patterns(p),
         keys.record_pattern(p),
         keys.dead_letters_pattern(p),
     ]

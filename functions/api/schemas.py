@@ -37,6 +37,17 @@ class HistoryEvent(BaseModel):
     detail: Any = None  # held_back: the task name; replayed: the error it had, and more
 
 
+class CallbackState(BaseModel):
+    """Where the invocation's callback is: `pending` until delivered or failed for good."""
+
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = None  # the receiver's last HTTP status, if it answered
+    error: str | None = None  # why the last attempt failed
+    delivered_at: str | None = None
+
+
 class Invocation(BaseModel):
     """The state of one invocation; `result` once it succeeded, `error` once it failed."""
 
@@ -51,6 +62,7 @@ class Invocation(BaseModel):
     finished_at: str | None
     history: list[HistoryEvent] = []
     dead_letter: str | None = None
+    callback: CallbackState | None = None  # with an X-Callback-Url only
 
 
 class FunctionPublic(BaseModel):

@@ -28,8 +28,9 @@ T = TypeVar("T")
 # KEYS[1] queue list, KEYS[2] idempotency key (when ARGV[2] is not empty; else the probe key,
 # never touched: Redis checks every key an EVAL names against the caller's ACL, and no ACL
 # pattern can admit the empty key), KEYS[3..] one record key per message.
-# ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
-# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+# ARGV: max backlog, idempotency value, idempotency ttl, callback URL or "", function,
+# submitted_at, then the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog
+# full, 2 idempotent replay.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
@@ -45,6 +46,7 @@ for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
              'submitted_at', ARGV[6], 'attempts', '0')
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2 + i], 'callback', ARGV[4]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
@@ -134,6 +136,7 @@ class Submitter:
         payloads_json: list[str],
         *,
         idempotency_key: str | None = None,
+        callback: str | None = None,
     ) -> Accepted:
         if self.admission.due():
             await self._sample_memory()
@@ -159,7 +162,7 @@ class Submitter:
             max_backlog,
             idem_value,
             self.settings.IDEMPOTENCY_TTL,
-            "",
+            callback or "",
             spec.name,
             f"{time.time():.6f}",
             *messages,
@@ -266,6 +269,21 @@ class Submitter:
             if not isinstance(value, int):
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
         return Backlog(dict(zip(queues, values[:-1], strict=True)), values[-1])
+
+    async def outbox(self) -> tuple[int, int]:
+        """Deliveries waiting for a sender and waiting for a retry (functions/sender/outbox.py),
+        in one round trip."""
+        prefix = self.settings.KEY_PREFIX
+        ready, retrying = await self.call(
+            self.redis.pipeline(
+                [("LLEN", keys.outbox_key(prefix)), ("ZCARD", keys.outbox_retry_key(prefix))],
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        for value in (ready, retrying):
+            if not isinstance(value, int):
+                raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
+        return ready, retrying
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(

@@ -328,7 +328,7 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
         "status",
         "detail",
     ]
-    assert {p["name"] for p in op["parameters"]} == {"Idempotency-Key", "wait"}
+    assert {p["name"] for p in op["parameters"]} == {"Idempotency-Key", "X-Callback-Url", "wait"}
     assert "/v1/functions/{name}/invocations" not in doc["paths"]
     batch = doc["paths"]["/v1/functions/echo/invocations/batch"]["post"]
     assert batch["operationId"] == "invoke_echo_batch"

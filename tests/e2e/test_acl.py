@@ -18,6 +18,7 @@ import redis
 from functions import acl, keys
 from tests.support.acl import AclRedis
 from tests.support.processes import Proc, wait_until
+from tests.support.receiver import receiving
 
 # KEDA's redis scaler script, as sent on every poll by `client.Eval(ctx, script,
 # []string{meta.ListName})`: kedacore/keda pkg/scalers/redis_scaler.go, NewRedisScaler
@@ -128,6 +129,43 @@ def test_api_and_worker_run_everything_under_their_own_users(
     }
     assert set(whoami.values()) <= {"api", "worker"}, whoami
     assert worker.alive() and api.alive()
+
+
+def test_callbacks_and_their_dead_letters_run_under_the_sender_user(
+    acl_redis: AclRedis,
+    api_factory: Callable[..., Proc],
+    worker_factory: Callable[..., Proc],
+    sender_factory: Callable[..., Proc],
+) -> None:
+    """The worker's final script queues a callback in the outbox (functions/worker/lua/_lib.lua,
+    notify), the sender under its own user takes, signs and settles it, and a refused target
+    ends as a `callback_failed` dead letter: nobody is refused anything on the way."""
+    server = acl_redis
+    local = {"SPILLWAY_CALLBACK_ALLOW_NETWORKS": "127.0.0.0/8"}
+    api = api_factory(server.url("api"), **local)
+    worker_factory(server.url("worker"))
+    sender_factory(server.url("sender"), SPILLWAY_CALLBACK_SECRET="whsec_" + "A" * 44, **local)
+    with receiving() as receiver:
+        ids = {}
+        for path, status in (("/done", 200), ("/gone", 410)):
+            sent = httpx.post(
+                f"{api.url}/v1/functions/echo/invocations",
+                json={"path": path},
+                headers={"X-Callback-Url": receiver.answer(path, status)},
+            )
+            assert sent.status_code == 202, sent.text
+            ids[path] = sent.json()["id"]
+
+        def callback(path: str) -> str:
+            return str((_status(api, ids[path]).get("callback") or {}).get("state"))
+
+        wait_until(lambda: callback("/done") == "delivered", 30, "the callback", api)
+        # A 4xx other than 429 is not retried: the delivery fails and is dead-lettered.
+        wait_until(lambda: callback("/gone") == "failed", 30, "the refused callback", api)
+        assert len(receiver.at("/done")) == 1 and len(receiver.at("/gone")) == 1
+    letters = httpx.get(f"{api.url}/v1/dead-letters", params={"reason": "callback_failed"}).json()
+    assert [item["invocation_id"] for item in letters["items"]] == [ids["/gone"]], letters
+    assert server.refusals() == []
 
 
 def test_a_prefixed_named_pool_runs_under_its_users(
@@ -264,7 +302,7 @@ def test_keda_reads_every_trigger_and_cannot_write(acl_redis: AclRedis, script: 
 
 def test_sender_reaches_its_outbox_records_and_dead_letters_only(acl_redis: AclRedis) -> None:
     sender = acl_redis.client("sender")
-    outbox = keys.callbacks_pattern("").replace("*", "outbox")
+    outbox = keys.outbox_key("")
     sender.lpush(outbox, "{}")
     assert sender.rpop(outbox) == b"{}"
     sender.hset("spillway:inv:abc", "callback", "sent")

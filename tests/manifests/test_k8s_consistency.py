@@ -86,7 +86,9 @@ def _consumed(pod: Pod) -> list[str]:
 
 def test_every_container_runs_a_known_command(pods: list[Pod]) -> None:
     for pod in pods:
-        assert mu.is_api(pod.container) or mu.is_worker(pod.container), pod.where
+        assert (
+            mu.is_api(pod.container) or mu.is_worker(pod.container) or mu.is_sender(pod.container)
+        ), pod.where
         assert mu.is_api(pod.container) == (pod.template.owner["kind"] == "Service"), pod.where
 
 

@@ -1,4 +1,5 @@
-"""Prometheus exposition, with queue depth, in-flight and dead letters refreshed at scrape time."""
+"""Prometheus exposition, with queue depth, in-flight, the outbox and dead letters refreshed at
+scrape time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from functions.api.deps import SubmitterDep, dead_letter_store
-from functions.api.metrics import DEAD_LETTERS, IN_FLIGHT, QUEUE_DEPTH
+from functions.api.metrics import DEAD_LETTERS, IN_FLIGHT, OUTBOX, QUEUE_DEPTH
 from functions.api.resp import ReplyError
 from functions.api.submit import RedisUnavailable, Submitter
 
@@ -29,6 +30,12 @@ async def render(submitter: Submitter) -> bytes:
         for queue, depth in backlog.queued.items():
             QUEUE_DEPTH.labels(queue).set(depth)
         IN_FLIGHT.set(backlog.in_flight)
+    try:
+        ready, retrying = await submitter.outbox()
+        OUTBOX.labels("ready").set(ready)
+        OUTBOX.labels("retrying").set(retrying)
+    except (RedisUnavailable, ReplyError):
+        pass  # as the queue depth: the last figures stay
     try:
         DEAD_LETTERS.update(await dead_letter_store(submitter).stats())
     except (RedisUnavailable, ReplyError):
