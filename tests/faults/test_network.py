@@ -57,11 +57,22 @@ def test_a_fetch_whose_reply_is_lost_does_not_strand_the_message(
 
 
 @pytest.mark.timeout(90)
-def test_client_kill_of_worker_connections(cell_factory: Callable[..., Cell]) -> None:
+@pytest.mark.parametrize("remote_control", [False, True], ids=["default", "remote-control"])
+def test_client_kill_of_worker_connections(
+    cell_factory: Callable[..., Cell], remote_control: bool
+) -> None:
     """`CLIENT KILL` of every connection of a busy worker (consumer, lease, pool children),
     three times a second apart, with sleeps running and retries waiting in Redis. The worker
-    reconnects and nothing is lost or run twice at once."""
-    cell = cell_factory(workers=1)
+    reconnects and nothing is lost or run twice at once.
+
+    With remote control on, the pidbox's subscription blocks on its own connection, so Celery
+    notices each kill at once ("Connection to broker lost") and restarts the consumer. Off (the
+    default), a busy worker with every slot taken sends nothing on its consumer connection
+    (prefetch is disabled), and redis-py reopens a killed connection at its next command
+    without telling kombu: fewer connections exist to kill in the later rounds, and the log
+    may not say it. Both must lose and duplicate nothing."""
+    settings = {"SPILLWAY_REMOTE_CONTROL": "true"} if remote_control else {}
+    cell = cell_factory(workers=1, **settings)
     worker = cell.workers[0]
     ledger = cell.ledger()
     sleeping, retrying = submit_mix(ledger, cell, slow=6, seconds=1.5)
@@ -71,14 +82,18 @@ def test_client_kill_of_worker_connections(cell_factory: Callable[..., Cell]) ->
             killed.append(kill_connections(cell.client, worker, cell.server.port))
             time.sleep(1)
     print(f"\nCLIENT KILL: closed {killed} connections")
-    assert all(n >= 2 for n in killed), killed  # at least the consumer's and the lease's
+    assert killed[0] >= 2, killed  # at least the consumer's and the lease's
+    if remote_control:
+        assert all(n >= 2 for n in killed), killed
     verdict = ledger.drain(cell.http, timeout=30)
     print(verdict.summary())
     assert verdict.valid, verdict.summary()
     assert len(verdict.succeeded) == len(sleeping) + len(retrying), verdict.summary()
     for entry in retrying:
         assert ledger.records[str(entry.id)]["attempts"] == 2, ledger.records[str(entry.id)]
-    assert worker.alive() and "Connection to broker lost" in worker.log()
+    assert worker.alive()
+    if remote_control:
+        assert "Connection to broker lost" in worker.log()
 
 
 @pytest.mark.timeout(90)
