@@ -36,10 +36,12 @@ Reply = Any
 # Error codes that mean "cannot serve right now", not "your command is wrong": memory full,
 # loading, a script running too long, a replica or a master that lost its link, a persistence
 # failure (MISCONF: stop-writes-on-bgsave-error, or an AOF write error), too few replicas for
-# min-replicas-to-write (NOREPLICAS), and a cluster moving slots.
+# min-replicas-to-write (NOREPLICAS), a cluster moving slots, and an ACL user whose rules are
+# older than this code (NOPERM: the operator must refresh them, docs/deploy.md; the caller's
+# request was not wrong).
 _UNAVAILABLE = frozenset(
     {"OOM", "LOADING", "BUSY", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "MISCONF",
-     "NOREPLICAS"}
+     "NOREPLICAS", "NOPERM"}
 )  # fmt: skip
 # Redis sends this as a plain ERR to a connection it accepts over `maxclients`, then closes it,
 # before reading any command (7.0.15 src/networking.c, acceptCommonHandler).

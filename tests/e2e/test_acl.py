@@ -311,6 +311,20 @@ def test_sender_reaches_its_outbox_records_and_dead_letters_only(acl_redis: AclR
     assert "NOPERM" in _refused(_run(sender, ("FLUSHALL",)))
 
 
+def test_an_api_whose_user_lacks_a_permission_answers_503_not_500(
+    acl_redis: AclRedis, api_factory: Callable[..., Proc]
+) -> None:
+    """Rules older than the code (a key family or command added since `scripts/redis-secret
+    refresh`) make Redis answer NOPERM: that is the deployment's fault, not the caller's, and
+    the submit is refused as unavailable, with a problem, never a 500."""
+    api = api_factory(acl_redis.url("keda"))  # may EVAL, but not on the API's keys
+    response = httpx.post(f"{api.url}/v1/functions/echo/invocations", json={"n": 1})
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:spillway:problem:queue-unavailable"
+    assert acl_redis.admin.llen("spillway") == 0
+
+
 def test_no_password_no_access(acl_redis: AclRedis) -> None:
     """No user logs in without a password: the default user has one too."""
     anonymous = redis.Redis(port=acl_redis.server.port)
