@@ -38,6 +38,7 @@ ERROR = "error"
 # Written by the worker's scripts (functions/worker/lua/): what happened besides plain attempts.
 HISTORY = "history"  # JSON list of {event, at, worker, detail}: worker_lost, replayed, ...
 DEAD_LETTER = "dead_letter"  # "<queue>/<id>" of the dead letter a final failure filed
+EVENT = "event"  # JSON: the attributes of the CloudEvent it was submitted as (POST /v1/events)
 
 
 def iso_time(value: str | float | None) -> str | None:
@@ -66,7 +67,19 @@ def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict
         "finished_at": iso_time(fields.get(FINISHED_AT)),
         "history": _history(fields.get(HISTORY)),
         "dead_letter": fields.get(DEAD_LETTER) or None,
+        "event": _event(fields.get(EVENT)),
     }
+
+
+def _event(raw: str | None) -> dict[str, Any] | None:
+    """The CloudEvent attributes kept with an invocation submitted as an event, else None."""
+    if not raw:
+        return None
+    try:
+        attributes = json.loads(raw)
+    except ValueError:
+        return None
+    return attributes if isinstance(attributes, dict) else None
 
 
 def _history(raw: str | None) -> list[dict[str, Any]]:

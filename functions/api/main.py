@@ -20,7 +20,16 @@ from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
-from functions.api.routes import catalog, dead_letters, docs, health, metrics, status, submissions
+from functions.api.routes import (
+    catalog,
+    dead_letters,
+    docs,
+    events,
+    health,
+    metrics,
+    status,
+    submissions,
+)
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
 
@@ -63,7 +72,7 @@ app = FastAPI(
     lifespan=lifespan,
     telemetry=None if settings.OPENTELEMETRY else _NO_TELEMETRY,
     # Routes match in order: the submit routes first, they carry the traffic.
-    routes=submissions.routes,
+    routes=[*submissions.routes, *events.routes],
     # /docs and /redoc come from routes/docs.py, with their assets served here, not by a CDN.
     docs_url=None,
     redoc_url=None,

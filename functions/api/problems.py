@@ -52,6 +52,12 @@ TYPES: dict[str, tuple[int, str]] = {
     "not-replayable": (409, "the dead letter cannot be replayed as it is; `code` says why"),
     "invalid-cursor": (400, "the `cursor` is not one a listing gave"),
     "dead-letter-error": (400, "another refusal of the dead-letter store"),
+    "invalid-event": (400, "not a CloudEvent 1.0 (`POST /v1/events`): a required attribute "
+                      "missing or empty, another `specversion`, a bad attribute name; `errors[]` "
+                      "points at each"),
+    "unrouted-event": (400, "no function takes events of that `type` (from that `source`); "
+                       "400 so that Knative Eventing dead-letters it at once instead of "
+                       "retrying"),
     "internal-error": (500, "a bug; the API's log has the traceback"),
     "http-error": (400, "any other HTTP-level error, with the status Starlette gives it"),
 }  # fmt: skip

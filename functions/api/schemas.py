@@ -51,6 +51,11 @@ class Invocation(BaseModel):
     finished_at: str | None
     history: list[HistoryEvent] = []
     dead_letter: str | None = None
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The CloudEvent's attributes (all but its data) when it was submitted as "
+        "one at /v1/events; null otherwise.",
+    )
 
 
 class FunctionPublic(BaseModel):

@@ -202,6 +202,42 @@ class Submitter:
             raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
         return Accepted(ids=ids, depth=depth)
 
+    async def enqueue_with(
+        self, script: Script, script_keys: list[str], args: list[Any], ids: list[str]
+    ) -> tuple[Any, str | None]:
+        """Run another enqueue script (functions/api/eventsubmit.py) the way `submit` runs its
+        own: memory admission first, durability in the same write, and the same errors
+        (MemoryFull, RedisUnavailable, OutcomeUnknown naming `ids`). Returns its reply and what
+        the durability asked for lacks (None: all there, or none asked): the caller raises
+        OutcomeUnknown for it only if the script wrote something."""
+        if self.admission.due():
+            await self._sample_memory()
+        self.admission.check()
+        then = self.durability.command()
+        try:
+            if then is None:
+                reply = await self.call(
+                    self.redis.run_script(
+                        script, script_keys, args, timeout=self.settings.REDIS_TIMEOUT
+                    )
+                )
+                return reply, None
+            result, ack = await self.call(
+                self.redis.run_script_then(
+                    script, script_keys, args, then, timeout=self.settings.REDIS_TIMEOUT
+                )
+            )
+        except RedisUnavailable as exc:
+            # As in `submit`: only a script that left this process without a reply may have run.
+            if isinstance(exc.__cause__, Unanswered):
+                raise OutcomeUnknown(
+                    "Redis did not answer after the submit was sent, so it may have been "
+                    "enqueued (a paused Redis runs it when it resumes)",
+                    ids,
+                ) from exc.__cause__
+            raise
+        return result, self.durability.shortfall(ack)
+
     async def probe(self, timeout: float | None = None) -> None:
         """Return when Redis would take a submit now; else RedisUnavailable, saying why.
 
