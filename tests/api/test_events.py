@@ -248,3 +248,30 @@ async def test_the_openapi_document_describes_the_three_modes(client: httpx.Asyn
         p["name"] for p in operation["parameters"]
     }
     assert {"202", "400", "415", "422", "429", "503"} <= set(operation["responses"])
+
+
+async def test_an_unanswered_event_submit_is_redelivered_onto_the_same_invocation(
+    client: httpx.AsyncClient, use_settings: Any, own_redis: Any
+) -> None:
+    """The 202 promise across a lost reply: the script ran while the API timed out (503
+    outcome-unknown, which Knative retries), and the redelivery finds that invocation instead
+    of enqueuing a second one."""
+    from tests.api.conftest import paused
+
+    use_settings(REDIS_URL=own_redis.url, REDIS_TIMEOUT=0.2)
+    warm = await client.post("/v1/events", **binary(event({}, id="warm")))
+    assert warm.status_code == 202
+    ev = event({"n": 1}, id="lost-reply")
+    with paused(own_redis):
+        lost = await client.post("/v1/events", **binary(ev))
+    body = assert_problem(lost, 503)
+    assert body["type"] == "urn:spillway:problem:outcome-unknown"
+    again = await client.post("/v1/events", **binary(ev))
+    assert again.status_code == 202, again.text
+    assert [again.json()["id"]] == body["ids"]
+    assert again.headers["idempotent-replayed"] == "true"
+    check = redis.Redis.from_url(own_redis.url)
+    try:
+        assert check.llen("spillway") == 2
+    finally:
+        check.close()
