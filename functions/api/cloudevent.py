@@ -99,12 +99,13 @@ def mode_of(headers: Mapping[str, str]) -> str:
     return "binary"
 
 
-def read(headers: Mapping[str, str], body: bytes) -> list[Event]:
+def read(headers: Mapping[str, str], body: bytes, *, json_data_only: bool = True) -> list[Event]:
     """The events of one request, every one checked; EventError for the first bad request-level
-    problem, or with every event's problems in a batch."""
+    problem, or with every event's problems in a batch. `json_data_only` False takes data of
+    any content type (the dead-letter sink keeps whatever could not be delivered)."""
     mode = mode_of(headers)
     if mode == "binary":
-        return [_binary(headers, body)]
+        return [_binary(headers, body, json_data_only)]
     if media_type(headers) not in (STRUCTURED, BATCH):
         raise EventError(
             "unsupported-media-type",
@@ -120,7 +121,7 @@ def read(headers: Mapping[str, str], body: bytes) -> list[Event]:
             [{"path": "", "message": str(exc), "type": "json_invalid"}],
         ) from None
     if mode == "structured":
-        return [_structured(parsed, "", "structured")]
+        return [_structured(parsed, "", "structured", json_data_only)]
     if not isinstance(parsed, list):
         raise EventError(
             "invalid-event",
@@ -131,7 +132,7 @@ def read(headers: Mapping[str, str], body: bytes) -> list[Event]:
     errors: list[dict[str, str]] = []
     for index, item in enumerate(parsed):
         try:
-            events.append(_structured(item, f"/{index}", "batch"))
+            events.append(_structured(item, f"/{index}", "batch", json_data_only))
         except EventError as exc:
             errors += exc.errors
     versions = {str(event.attributes["specversion"]) for event in events}
@@ -153,7 +154,7 @@ def _count(errors: list[dict[str, str]], total: int) -> str:
     )
 
 
-def _binary(headers: Mapping[str, str], body: bytes) -> Event:
+def _binary(headers: Mapping[str, str], body: bytes, json_data_only: bool) -> Event:
     attributes: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
     for name, value in headers.items():
@@ -174,11 +175,12 @@ def _binary(headers: Mapping[str, str], body: bytes) -> Event:
     errors += _required(attributes, "/headers/ce-")
     if errors:
         raise EventError("invalid-event", _first(errors), errors)
-    _json_data(attributes, "/headers/content-type")
+    if json_data_only:
+        _json_data(attributes, "/headers/content-type")
     return Event(attributes, body, None, bool(body), "", "binary")
 
 
-def _structured(item: Any, pointer: str, mode: str) -> Event:
+def _structured(item: Any, pointer: str, mode: str, json_data_only: bool) -> Event:
     if not isinstance(item, dict):
         error = {"path": pointer, "message": "an event is a JSON object", "type": "dict_type"}
         raise EventError("invalid-event", "an event is a JSON object", [error])
@@ -199,7 +201,8 @@ def _structured(item: Any, pointer: str, mode: str) -> Event:
             errors.append(_error(f"{pointer}/data_base64", "not base64"))
     if errors:
         raise EventError("invalid-event", _first(errors), errors)
-    _json_data(attributes, f"{pointer}/datacontenttype")
+    if json_data_only:
+        _json_data(attributes, f"{pointer}/datacontenttype")
     has_data = "data" in item or body is not None
     return Event(attributes, body, item.get("data"), has_data, pointer, mode)
 

@@ -24,6 +24,7 @@ from functions.api.routes import (
     catalog,
     dead_letters,
     docs,
+    event_dead_letters,
     events,
     health,
     metrics,
@@ -82,6 +83,7 @@ app.include_router(catalog.router)
 app.include_router(health.router)
 app.include_router(metrics.router)
 app.include_router(docs.router)
+app.include_router(event_dead_letters.router)
 app.include_router(dead_letters.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)

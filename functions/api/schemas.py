@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.records import Status
 
 DeadLetterReason = Literal[
-    "retries_exhausted", "poison", "malformed", "unknown_task", "expired", "callback_failed"
+    "retries_exhausted",
+    "poison",
+    "malformed",
+    "unknown_task",
+    "expired",
+    "callback_failed",
+    "event_undeliverable",
 ]
 
 
@@ -113,7 +119,8 @@ class DeadLetterSummary(BaseModel):
     invocation_id: str | None = None  # none for a message that named no invocation
     function: str | None = None
     queue: str
-    reason: str  # retries_exhausted, poison, malformed, unknown_task, expired, callback_failed
+    reason: str  # retries_exhausted, poison, malformed, unknown_task, expired, callback_failed,
+    # event_undeliverable
     error: DeadLetterFailure = DeadLetterFailure()
     attempts: int = 0
     first_failed_at: str | None = None
