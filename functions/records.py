@@ -15,16 +15,18 @@ from typing import Any
 
 
 class Status(StrEnum):
-    """Where an invocation is: queued, running or retrying, then succeeded or failed."""
+    """Where an invocation is: queued, running or retrying, then succeeded or failed; or
+    cancelled before it started (DELETE /v1/invocations/{id})."""
 
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
 # Hash fields. Times are Unix seconds as strings (cheap to write from Lua and Python alike).
 FUNCTION = "function"

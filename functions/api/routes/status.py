@@ -1,4 +1,5 @@
-"""`GET /v1/invocations/{id}`: an invocation's state, the `status_url` every submit answers with."""
+"""`/v1/invocations/{id}`: an invocation's state (GET, the `status_url` every submit answers
+with), and cancelling one that has not started (DELETE; functions/api/cancel.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from functions.api.cancel import cancel
 from functions.api.deps import SubmitterDep
 from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
@@ -30,4 +32,33 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
+    return JSONResponse(record)
+
+
+@router.delete(
+    "/invocations/{invocation_id}",
+    response_model=Invocation,
+    responses={404: _PROBLEM, 409: _PROBLEM, 503: _PROBLEM},
+    summary="Cancel an invocation that has not started",
+    description="A queued (or retrying) invocation becomes `cancelled`: its message is skipped, "
+    "unrun, when a worker reaches it. A running one is not interrupted (409 `not-cancellable`, "
+    "`code` running), nor can a finished one be cancelled (409, `code` its status). Cancelling "
+    "a cancelled one again answers its record.",
+)
+async def cancel_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
+    outcome = await cancel(submitter, invocation_id) if _ID.match(invocation_id) else "missing"
+    if outcome == "missing":
+        raise Problem(
+            "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
+        )
+    if outcome != "cancelled":  # a cancelled one again: its record, as DELETE is idempotent
+        raise Problem(
+            "not-cancellable",
+            f"invocation {invocation_id!r} is {outcome}: only a queued or retrying one can be "
+            "cancelled" + (" (a running one is not interrupted)" if outcome == "running" else ""),
+            code=outcome,
+        )
+    record = await submitter.read(invocation_id)
+    if record is None:  # expired between the two calls: it was cancelled all the same
+        raise Problem("unknown-invocation", f"no invocation {invocation_id!r} (expired)")
     return JSONResponse(record)
