@@ -26,18 +26,21 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 SPECVERSION = "1.0"
 REQUIRED = ("specversion", "id", "source", "type")
 _ATTRIBUTE = re.compile(r"^[a-z0-9]+$")
+# The spec's own attribute names, known to be well formed (no pattern to run on the hot path).
+_STANDARD = frozenset(
+    {"specversion", "id", "source", "type", "subject", "time", "dataschema", "traceparent"}
+)
 _JSON_TYPE = re.compile(r"^(application|text)/json$|^[a-z0-9.+-]+/[a-z0-9.+-]*\+json$")
 
 
@@ -52,7 +55,7 @@ class EventError(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a setattr call per field
 class Event:
     """One CloudEvent: its attributes (everything but the data) and its data.
 
@@ -85,13 +88,12 @@ class Event:
         return self.pointer if self.mode == "binary" else self.pointer + "/data"
 
 
-def media_type(headers: Mapping[str, str]) -> str:
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+RawHeaders = list[tuple[bytes, bytes]]  # an ASGI scope's headers: lower-case names
 
 
-def mode_of(headers: Mapping[str, str]) -> str:
+def mode_of(content_type: str) -> str:
     """binary, structured or batch, by the Content-Type's prefix (binding section 3)."""
-    kind = media_type(headers)
+    kind = content_type.lower()
     if kind.startswith("application/cloudevents-batch"):
         return "batch"
     if kind.startswith("application/cloudevents"):
@@ -99,17 +101,29 @@ def mode_of(headers: Mapping[str, str]) -> str:
     return "binary"
 
 
-def read(headers: Mapping[str, str], body: bytes, *, json_data_only: bool = True) -> list[Event]:
-    """The events of one request, every one checked; EventError for the first bad request-level
-    problem, or with every event's problems in a batch. `json_data_only` False takes data of
-    any content type (the dead-letter sink keeps whatever could not be delivered)."""
-    mode = mode_of(headers)
+def read(
+    headers: RawHeaders, body: bytes, *, json_data_only: bool = True
+) -> tuple[str, list[Event]]:
+    """The mode and the events of one request, every one checked; EventError for the first bad
+    request-level problem, or with every event's problems in a batch. `json_data_only` False
+    takes data of any content type (the dead-letter sink keeps whatever could not be delivered).
+
+    The headers are read once, as the ASGI server gives them: this is the hot path."""
+    content_type = ""
+    ce: RawHeaders = []
+    for name, value in headers:
+        if name[:3] == b"ce-":
+            ce.append((name, value))
+        elif name == b"content-type":
+            content_type = value.decode("latin-1")
+    mode = mode_of(content_type)
     if mode == "binary":
-        return [_binary(headers, body, json_data_only)]
-    if media_type(headers) not in (STRUCTURED, BATCH):
+        return mode, [_binary(ce, content_type, body, json_data_only)]
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind not in (STRUCTURED, BATCH):
         raise EventError(
             "unsupported-media-type",
-            f"only the JSON event format is read, not {media_type(headers)}",
+            f"only the JSON event format is read, not {kind}",
             [{"path": "/headers/content-type", "message": "JSON format only", "type": "format"}],
         )
     try:
@@ -121,7 +135,7 @@ def read(headers: Mapping[str, str], body: bytes, *, json_data_only: bool = True
             [{"path": "", "message": str(exc), "type": "json_invalid"}],
         ) from None
     if mode == "structured":
-        return [_structured(parsed, "", "structured", json_data_only)]
+        return mode, [_structured(parsed, "", "structured", json_data_only)]
     if not isinstance(parsed, list):
         raise EventError(
             "invalid-event",
@@ -144,7 +158,7 @@ def read(headers: Mapping[str, str], body: bytes, *, json_data_only: bool = True
             "the events of a batch share one specversion",
             [{"path": "", "message": "mixed specversions", "type": "specversion"}],
         )
-    return events
+    return mode, events
 
 
 def _count(errors: list[dict[str, str]], total: int) -> str:
@@ -154,28 +168,27 @@ def _count(errors: list[dict[str, str]], total: int) -> str:
     )
 
 
-def _binary(headers: Mapping[str, str], body: bytes, json_data_only: bool) -> Event:
+def _binary(ce: RawHeaders, content_type: str, body: bytes, json_data_only: bool) -> Event:
     attributes: dict[str, Any] = {}
     errors: list[dict[str, str]] = []
-    for name, value in headers.items():
-        name = name.lower()
-        if not name.startswith("ce-"):
-            continue
-        attribute = name[3:]
+    for raw_name, raw_value in ce:
+        attribute = raw_name[3:].decode("latin-1")
         if attribute == "datacontenttype":
-            errors.append(_error(f"/headers/{name}", "binary mode carries it as Content-Type"))
+            error = "binary mode carries it as Content-Type"
+            errors.append(_error(f"/headers/ce-{attribute}", error))
             continue
-        if not _ATTRIBUTE.match(attribute):
-            errors.append(_error(f"/headers/{name}", "attribute names are a-z and 0-9"))
+        if attribute not in _STANDARD and not _ATTRIBUTE.match(attribute):
+            errors.append(_error(f"/headers/ce-{attribute}", "attribute names are a-z and 0-9"))
             continue
-        attributes[attribute] = unquote(value)  # percent-decoded as UTF-8 (binding 3.1.3.2)
-    content_type = headers.get("content-type")
+        value = raw_value.decode("latin-1")
+        # Percent-decoded as UTF-8 (binding 3.1.3.2); most values have nothing to decode.
+        attributes[attribute] = unquote(value) if "%" in value else value
     if content_type:
         attributes["datacontenttype"] = content_type
-    errors += _required(attributes, "/headers/ce-")
-    if errors:
+    if errors or not _complete(attributes):
+        errors += _required(attributes, "/headers/ce-")
         raise EventError("invalid-event", _first(errors), errors)
-    if json_data_only:
+    if json_data_only and not content_type.startswith("application/json"):
         _json_data(attributes, "/headers/content-type")
     return Event(attributes, body, None, bool(body), "", "binary")
 
@@ -205,6 +218,20 @@ def _structured(item: Any, pointer: str, mode: str, json_data_only: bool) -> Eve
         _json_data(attributes, f"{pointer}/datacontenttype")
     has_data = "data" in item or body is not None
     return Event(attributes, body, item.get("data"), has_data, pointer, mode)
+
+
+def _complete(attributes: dict[str, Any]) -> bool:
+    """Whether the required attributes are all there and right (the common case, quickly)."""
+    get = attributes.get
+    return bool(
+        get("specversion") == SPECVERSION
+        and isinstance(get("id"), str)
+        and get("id")
+        and isinstance(get("source"), str)
+        and get("source")
+        and isinstance(get("type"), str)
+        and get("type")
+    )
 
 
 def _required(attributes: dict[str, Any], where: str) -> list[dict[str, str]]:
@@ -248,6 +275,6 @@ def data_json(event: Event) -> bytes:
     return json.dumps(event.data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def attributes_json(event: Event) -> str:
-    """The attributes kept with the invocation (its record's `event`), and the mode."""
-    return json.dumps({**event.attributes}, ensure_ascii=False, separators=(",", ":"))
+def attributes_json(event: Event) -> bytes:
+    """The attributes kept with the invocation (its record's `event`), as compact JSON."""
+    return to_json(event.attributes)

@@ -31,19 +31,22 @@ from functions.registry import FunctionSpec
 # KEYS: three per event: its queue list, its idempotency key, its new record.
 # ARGV[1] submitted_at, ARGV[2] idempotency TTL, then five per event: function, the backlog
 # limit of its queue, the message, the event's attributes as JSON, the new id.
-# Returns {1, ids, replayed flags} or {0, queue key, depth, limit} when a backlog is full (then
-# nothing was written). A pair seen before (or twice in one batch) gets the id it had.
+# Returns {1, the ids joined by ",", one flag per event ("1": replayed, "0": new)}, flat so the
+# reply is as cheap to read as the submit script's, or {0, queue key, depth, limit} when a
+# backlog is full (then nothing was written). A pair seen before (or twice in one batch) gets the
+# id it had.
 _EVENTS_LUA = """
 local n = #KEYS / 3
 local ids, replayed, claimed, depth, adding = {}, {}, {}, {}, {}
+local flags = {}
 for i = 1, n do
   local queue, idem = KEYS[3 * i - 2], KEYS[3 * i - 1]
   local base = 2 + 5 * (i - 1)
   local prior = claimed[idem] or redis.call('HGET', idem, 'value')
   if prior then
-    ids[i], replayed[i] = string.gsub(prior, '^ce|', ''), 1
+    ids[i], replayed[i], flags[i] = string.gsub(prior, '^ce|', ''), 1, '1'
   else
-    ids[i], replayed[i] = ARGV[base + 5], 0
+    ids[i], replayed[i], flags[i] = ARGV[base + 5], 0, '0'
     claimed[idem] = ids[i]
     depth[queue] = depth[queue] or redis.call('LLEN', queue)
     adding[queue] = (adding[queue] or 0) + 1
@@ -62,12 +65,12 @@ for i = 1, n do
     redis.call('HSET', idem, 'value', 'ce|' .. ids[i], 'pending', 1, 'ttl', ARGV[2])
   end
 end
-return {1, ids, replayed}
+return {1, table.concat(ids, ','), table.concat(flags)}
 """
 _SCRIPT = Script(_EVENTS_LUA)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is built per event, on the hot path
 class EventSubmit:
     """One event to enqueue: its function, its validated data as JSON, and its attributes."""
 
@@ -75,10 +78,10 @@ class EventSubmit:
     payload_json: str
     source: str
     event_id: str
-    attributes_json: str
+    attributes_json: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventAccepted:
     """The invocation of each event, in order; `replayed[i]` when it existed before."""
 
@@ -136,8 +139,8 @@ async def submit_events(submitter: Submitter, events: list[EventSubmit]) -> Even
     if int(reply[0]) == 0:
         queue_key, depth, limit = _text(reply[1]), int(reply[2]), int(reply[3])
         raise QueueFull(queue_key[len(prefix) :], depth, limit)
-    ids = [_text(i) for i in reply[1]]
-    replayed = [int(flag) == 1 for flag in reply[2]]
+    ids = _text(reply[1]).split(",")
+    replayed = [flag == "1" for flag in _text(reply[2])]
     if missing:
         raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
     return EventAccepted(ids, replayed)

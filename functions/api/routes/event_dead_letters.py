@@ -91,7 +91,9 @@ def _message(event: cloudevent.Event) -> str:
 )
 async def file_undeliverable_events(request: Request, submitter: SubmitterDep) -> JSONResponse:
     try:
-        events = cloudevent.read(request.headers, await request.body(), json_data_only=False)
+        _, events = cloudevent.read(
+            request.scope["headers"], await request.body(), json_data_only=False
+        )
     except cloudevent.EventError as exc:
         raise Problem(exc.slug, exc.detail, errors=exc.errors) from exc
     store = dead_letter_store(submitter, actor="knative")
