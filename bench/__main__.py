@@ -23,6 +23,7 @@ from bench import (
     coldstart,
     durable,
     e2e,
+    events,
     recovery,
     report,
     scaleout,
@@ -47,6 +48,7 @@ SECTIONS = (
     "simulate",
     "scaleout",
     "recovery",
+    "events",
 )
 QUIET_BUSY_PCT = 20.0
 
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
     for tool in ("wrk", "redis-server"):
-        if {"submit", "durable", "capacity"} & set(only) or tool == "redis-server":
+        if {"submit", "durable", "capacity", "events"} & set(only) or tool == "redis-server":
             if shutil.which(tool) is None:
                 parser.error(f"{tool} is not on PATH (bench/run installs it)")
 
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
             "recovery": recovery.Config(kills=5),
+            "events": events.Config(rounds=2, duration=3, warmup=1),
         }
     else:
         configs = {
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
             "recovery": recovery.Config(kills=20),
+            "events": events.Config(rounds=4, duration=8, warmup=2),
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": simulate.run,
         "scaleout": scaleout.run,
         "recovery": recovery.run,
+        "events": events.run,
     }
 
     started = time.monotonic()
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_s"] = time.monotonic() - started
 
     # Every wrk run must be all 2xx, and Redis must hold at least what was answered.
-    for section, kind in (("submit", "apps"), ("durable", "variants")):
+    for section, kind in (("submit", "apps"), ("durable", "variants"), ("events", "variants")):
         for name, app in (result.get(section) or {}).get(kind, {}).items():
             if app["non_2xx"] or app["socket_errors"]:
                 result["warnings"].append(

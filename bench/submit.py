@@ -82,7 +82,14 @@ def uvicorn_argv(module: str, port: int, cpus: Cpus) -> list[str]:
 
 
 def wrk(
-    port: int, path: str, body_file: Path, duration: int, connections: int, cpus: Cpus
+    port: int,
+    path: str,
+    body_file: Path,
+    duration: int,
+    connections: int,
+    cpus: Cpus,
+    script: Path = LUA,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     argv = [
         *cpus.taskset("load"),
@@ -93,11 +100,11 @@ def wrk(
         "--timeout",
         "5s",
         "-s",
-        str(LUA),
+        str(script),
         f"http://127.0.0.1:{port}{path}",
     ]
-    env = dict(os.environ, BENCH_BODY_FILE=str(body_file))
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 60)
+    wrk_env = dict(os.environ, BENCH_BODY_FILE=str(body_file), **(env or {}))
+    out = subprocess.run(argv, env=wrk_env, capture_output=True, text=True, timeout=duration + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
