@@ -70,3 +70,10 @@ def sweep_key(prefix: str, pool: str = "") -> str:
 def dead_letters_key(prefix: str, queue: str) -> str:
     """A queue's dead letters (id -> JSON entry); `dead_letters_key(...) + ":index"` by time."""
     return f"{prefix}spillway:dlq:{queue}"
+
+
+def position_key(prefix: str, queue: str) -> str:
+    """A queue's position counters (hash): `in` (enqueued, by the submit scripts), `out` (taken,
+    by the worker's fetch script, less what was put back) and its measured drain rate
+    (functions/api/position.py)."""
+    return f"{prefix}spillway:pos:{queue}"

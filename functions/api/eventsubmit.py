@@ -28,7 +28,8 @@ from functions.api.submit import BacklogFull, OutcomeUnknown, Submitter
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec
 
-# KEYS: three per event: its queue list, its idempotency key, its new record.
+# KEYS: four per event: its queue list, its idempotency key, its new record, its queue's
+# position counters (keys.position_key).
 # ARGV[1] submitted_at, ARGV[2] idempotency TTL, then five per event: function, the backlog
 # limit of its queue, the message, the event's attributes as JSON, the new id.
 # Returns {1, the ids joined by ",", one flag per event ("1": replayed, "0": new)}, flat so the
@@ -36,11 +37,11 @@ from functions.registry import FunctionSpec
 # backlog is full (then nothing was written). A pair seen before (or twice in one batch) gets the
 # id it had.
 _EVENTS_LUA = """
-local n = #KEYS / 3
+local n = #KEYS / 4
 local ids, replayed, claimed, depth, adding = {}, {}, {}, {}, {}
 local flags = {}
 for i = 1, n do
-  local queue, idem = KEYS[3 * i - 2], KEYS[3 * i - 1]
+  local queue, idem = KEYS[4 * i - 3], KEYS[4 * i - 2]
   local base = 2 + 5 * (i - 1)
   local prior = claimed[idem] or redis.call('HGET', idem, 'value')
   if prior then
@@ -58,10 +59,12 @@ end
 for i = 1, n do
   if replayed[i] == 0 then
     local base = 2 + 5 * (i - 1)
-    local idem = KEYS[3 * i - 1]
-    redis.call('HSET', KEYS[3 * i], 'function', ARGV[base + 1], 'status', 'queued',
-               'submitted_at', ARGV[1], 'attempts', '0', 'idem', idem, 'event', ARGV[base + 4])
-    redis.call('LPUSH', KEYS[3 * i - 2], ARGV[base + 3])
+    local idem = KEYS[4 * i - 2]
+    local seq = redis.call('HINCRBY', KEYS[4 * i], 'in', 1)
+    redis.call('HSET', KEYS[4 * i - 1], 'function', ARGV[base + 1], 'status', 'queued',
+               'submitted_at', ARGV[1], 'attempts', '0', 'idem', idem, 'event', ARGV[base + 4],
+               'seq', seq)
+    redis.call('LPUSH', KEYS[4 * i - 3], ARGV[base + 3])
     redis.call('HSET', idem, 'value', 'ce|' .. ids[i], 'pending', 1, 'ttl', ARGV[2])
   end
 end
@@ -127,6 +130,7 @@ async def submit_events(submitter: Submitter, events: list[EventSubmit]) -> Even
             keys.queue_key(prefix, spec.queue),
             event_key(prefix, spec.name, event.source, event.event_id),
             keys.record_key(prefix, invocation_id),
+            keys.position_key(prefix, spec.queue),
         ]
         args += [
             spec.name,

@@ -43,6 +43,14 @@ class HistoryEvent(BaseModel):
     detail: Any = None  # held_back: the task name; replayed: the error it had, and more
 
 
+class QueuePosition(BaseModel):
+    """Where a queued invocation stands (estimates: functions/api/position.py)."""
+
+    position: int | None = Field(description="1: the next its queue hands out")
+    drain_rate: float | None = Field(description="Invocations/s its queue drained at lately")
+    estimated_start_at: str | None = Field(description="When it should start, at that rate")
+
+
 class Invocation(BaseModel):
     """The state of one invocation; `result` once it succeeded, `error` once it failed."""
 
@@ -61,6 +69,9 @@ class Invocation(BaseModel):
         default=None,
         description="The CloudEvent's attributes (all but its data) when it was submitted as "
         "one at /v1/events; null otherwise.",
+    )
+    queue: QueuePosition | None = Field(
+        default=None, description="Only while it is queued: its position and estimated start."
     )
 
 

@@ -25,7 +25,8 @@ from functions.settings import Settings
 
 T = TypeVar("T")
 
-# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
+# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message, and
+# last the queue's position counters (keys.position_key: each record's `seq`, for its position).
 # ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
 # the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
@@ -39,9 +40,10 @@ if KEYS[2] ~= '' then
 end
 local n = #ARGV - 6
 if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
+local seq = redis.call('HINCRBY', KEYS[#KEYS], 'in', n) - n
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
-             'submitted_at', ARGV[6], 'attempts', '0')
+             'submitted_at', ARGV[6], 'attempts', '0', 'seq', seq + i)
   if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
@@ -152,6 +154,7 @@ class Submitter:
             keys.queue_key(prefix, spec.queue),
             idem_key,
             *(keys.record_key(prefix, i) for i in ids),
+            keys.position_key(prefix, spec.queue),
         ]
         args = [
             max_backlog,

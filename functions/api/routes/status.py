@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from functions.api.cancel import cancel
 from functions.api.deps import SubmitterDep
+from functions.api.position import queue_position
 from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
 
@@ -32,6 +33,8 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
+    if record["status"] == "queued":
+        record["queue"] = await queue_position(submitter, invocation_id, record["function"])
     return JSONResponse(record)
 
 
