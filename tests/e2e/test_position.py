@@ -45,7 +45,7 @@ def _record(api: Proc, invocation_id: str) -> dict[str, Any]:
 
 def _true_position(client: redis.Redis, invocation_id: str) -> int:
     """1 + the messages nearer the right end of the list, where workers take them."""
-    messages = [json.loads(m) for m in client.lrange("spillway", 0, -1)]  # type: ignore[union-attr]
+    messages = [json.loads(m) for m in client.lrange("spillway", 0, -1)]
     index = next(i for i, m in enumerate(messages) if m["headers"]["id"] == invocation_id)
     return len(messages) - index
 
