@@ -101,6 +101,8 @@ class FunctionSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_backlog: int | None = None
     events: tuple[EventRoute, ...] = ()
+    # DELETE /v1/invocations/{id} may stop it while it runs (functions/worker/interrupt.py).
+    interruptible: bool = False
 
     @property
     def task_name(self) -> str:
@@ -171,11 +173,13 @@ def function(
     description: str | None = None,
     target: Registry | None = None,
     events: Iterable[str | EventRoute] = (),
+    interruptible: bool = False,
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Register `fn(payload: InModel) -> OutModel` as the function `name`.
 
     `events` lists the CloudEvents it takes at `POST /v1/events` (types, or `EventRoute`s with a
-    source); the event's data is its input."""
+    source); the event's data is its input. `interruptible` lets a cancel stop it while it runs
+    (it must be safe to stop anywhere); otherwise only a queued invocation can be cancelled."""
     if not _NAME.match(name):
         raise ValueError(f"function name {name!r} must match {_NAME.pattern}")
     if time_limit <= 0:
@@ -196,6 +200,7 @@ def function(
                 retry=retry or RetryPolicy(),
                 max_backlog=max_backlog,
                 events=routes,
+                interruptible=interruptible,
             )
         )
         return fn

@@ -4,8 +4,8 @@ One script (lua/cancel.lua, after the worker's _lib.lua) checks the status and w
 `cancelled` atomically, so it races cleanly with a worker's fetch (functions/worker/lua/
 fetch.lua): either the cancel comes first and the worker drops the message unrun when it
 reaches it, or the fetch comes first, the record says `running`, and the cancel is refused. A
-running invocation is not interrupted (a function that could be stopped safely midway would
-have to say so; no function can yet).
+running invocation is not interrupted unless its function opted in (`interruptible=True`):
+then it is asked to stop (functions/worker/interrupt.py) and records `cancelled` when it does.
 """
 
 from __future__ import annotations
@@ -24,12 +24,23 @@ def _source() -> str:
     return library.read_text() + "\n" + own.read_text()
 
 
-async def cancel(submitter: Submitter, invocation_id: str, who: str = "api") -> str:
-    """`cancelled`, or the status that prevents it (`running`, `succeeded`, `failed`,
-    `cancelled`), or `missing` for no record."""
+async def cancel(
+    submitter: Submitter, invocation_id: str, function: str | None, who: str = "api"
+) -> str:
+    """`cancelled`, `cancelling` (a running interruptible one, asked to stop), or the status
+    that prevents it (`running`, `succeeded`, `failed`, `cancelled`), or `missing`."""
     settings = submitter.settings
+    spec = submitter.registry.get(function or "")
+    interruptible = "1" if spec is not None and spec.interruptible else "0"
     (outcome,) = await submitter.run_lua(
         _source(),
-        [settings.KEY_PREFIX, invocation_id, f"{time.time():.6f}", settings.RESULT_TTL, who],
+        [
+            settings.KEY_PREFIX,
+            invocation_id,
+            f"{time.time():.6f}",
+            settings.RESULT_TTL,
+            who,
+            interruptible,
+        ],
     )
     return outcome.decode() if isinstance(outcome, bytes) else str(outcome)

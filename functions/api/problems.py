@@ -39,7 +39,8 @@ TYPES: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "the route does not take that method (`Allow` lists those it "
                            "takes)"),
     "not-cancellable": (409, "the invocation has started or finished (`code` says which "
-                        "status): only a queued or retrying one can be cancelled"),
+                        "status): only a queued or retrying one can be cancelled, or a running "
+                        "one of an `interruptible` function"),
     "idempotency-conflict": (409, "the `Idempotency-Key` was used with another body"),
     "backlog-full": (429, "the function's queue is at its backlog limit; `Retry-After`"),
     "memory-pressure": (503, "Redis is above `SPILLWAY_MEMORY_ADMISSION` of its memory; "

@@ -64,3 +64,31 @@ def test_a_cancelled_invocation_is_skipped_and_a_running_one_finishes(
     assert redis_client.hlen(keys.unacked_key("")) == 0
     time.sleep(0.2)
     assert _record(api, waiting)["status"] == "cancelled"
+
+
+def test_a_running_interruptible_invocation_is_stopped_and_recorded_cancelled(
+    api: Proc,
+    worker_factory: Callable[..., Proc],
+    redis_url: str,
+    redis_client: redis.Redis,
+    request: pytest.FixtureRequest,
+) -> None:
+    """`stoppable` opted in (`interruptible=True`): a cancel ends even its blocking sleep, the
+    record says cancelled, it does not run again, and the worker goes on with other work."""
+    key = f"calls:{request.node.name}"
+    worker_factory(redis_url)
+    running = _submit(api, "stoppable", {"key": key, "seconds": 30.0})
+    wait_until(lambda: _record(api, running)["status"] == "running", 20, "it to run")
+    asked = time.monotonic()
+    response = httpx.delete(f"{api.url}/v1/invocations/{running}", timeout=5)
+    assert response.status_code == 202, response.text
+    assert response.json()["history"][-1]["event"] == "cancel_requested"
+    wait_until(lambda: _record(api, running)["status"] == "cancelled", 10, "it to stop")
+    assert time.monotonic() - asked < 10  # not the 30 s sleep
+    record = _record(api, running)
+    assert record["error"].startswith("Cancelled:") and record["finished_at"]
+    after = _submit(api, "echo", {"still": "working"})
+    wait_until(lambda: _record(api, after)["status"] == "succeeded", 20, "the next one")
+    time.sleep(0.5)
+    assert read_counter(redis_client, key) == 1  # stopped once, never run again
+    assert redis_client.hlen(keys.unacked_key("")) == 0

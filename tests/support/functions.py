@@ -152,3 +152,16 @@ def overtime(payload: Counted) -> Done:
     _count(payload.key)
     time.sleep(payload.seconds)
     return Done(calls=0)
+
+
+@function("stoppable", time_limit=60, interruptible=True)
+def stoppable(payload: Counted) -> Done:
+    """Count the call, then sleep `seconds` in one blocking call: a cancel may stop it
+    (`interruptible`), which tests/e2e/test_cancel.py checks ends even a blocking sleep."""
+    calls = _count(payload.key)
+    try:
+        time.sleep(payload.seconds)
+    except Exception:  # a careless function swallows errors; a cancel gets through
+        pass
+    _tick(payload.key, calls, end=True)
+    return Done(calls=calls, key=payload.key)

@@ -41,27 +41,37 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
 @router.delete(
     "/invocations/{invocation_id}",
     response_model=Invocation,
-    responses={404: _PROBLEM, 409: _PROBLEM, 503: _PROBLEM},
-    summary="Cancel an invocation that has not started",
-    description="A queued (or retrying) invocation becomes `cancelled`: its message is skipped, "
-    "unrun, when a worker reaches it. A running one is not interrupted (409 `not-cancellable`, "
-    "`code` running), nor can a finished one be cancelled (409, `code` its status). Cancelling "
-    "a cancelled one again answers its record.",
+    responses={
+        202: {"model": Invocation, "description": "Running and interruptible: asked to stop"},
+        404: _PROBLEM,
+        409: _PROBLEM,
+        503: _PROBLEM,
+    },
+    summary="Cancel an invocation",
+    description="A queued (or retrying) invocation becomes `cancelled` (200): its message is "
+    "skipped, unrun, when a worker reaches it. A running one is interrupted only if its "
+    "function is `interruptible`: 202, and the record says `cancelled` once it stopped; "
+    "otherwise 409 `not-cancellable` with `code` running. A finished one is 409 too (`code` "
+    "its status). Cancelling a cancelled one again answers its record.",
 )
 async def cancel_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
-    outcome = await cancel(submitter, invocation_id) if _ID.match(invocation_id) else "missing"
+    # One read for the function (is it interruptible?), then the script decides atomically.
+    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
+    outcome = "missing"
+    if record is not None:
+        outcome = await cancel(submitter, invocation_id, record["function"])
     if outcome == "missing":
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
-    if outcome != "cancelled":  # a cancelled one again: its record, as DELETE is idempotent
+    if outcome not in ("cancelled", "cancelling"):
         raise Problem(
             "not-cancellable",
             f"invocation {invocation_id!r} is {outcome}: only a queued or retrying one can be "
-            "cancelled" + (" (a running one is not interrupted)" if outcome == "running" else ""),
+            "cancelled" + (" (its function is not interruptible)" if outcome == "running" else ""),
             code=outcome,
         )
     record = await submitter.read(invocation_id)
     if record is None:  # expired between the two calls: it was cancelled all the same
         raise Problem("unknown-invocation", f"no invocation {invocation_id!r} (expired)")
-    return JSONResponse(record)
+    return JSONResponse(record, status_code=202 if outcome == "cancelling" else 200)
