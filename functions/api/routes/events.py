@@ -42,6 +42,7 @@ from functions.api.submit import OutcomeUnknown, RedisUnavailable, Submitter
 
 PATH = "/v1/events"
 UNROUTED = "(unrouted)"  # the function label of events no function takes
+ACCEPTED = "application/json, application/cloudevents+json, application/cloudevents-batch+json"
 
 
 def callback_url(request: Request) -> str | None:
@@ -56,7 +57,7 @@ def callback_url(request: Request) -> str | None:
 
 def _problem_from(exc: cloudevent.EventError) -> Problem:
     metrics.REJECTED.labels(UNROUTED, exc.slug.replace("-", "_")).inc()
-    headers = {"Accept-Post": "application/json"} if exc.slug == "unsupported-media-type" else None
+    headers = {"Accept-Post": ACCEPTED} if exc.slug == "unsupported-media-type" else None
     return Problem(exc.slug, exc.detail, errors=exc.errors, headers=headers)
 
 
