@@ -123,14 +123,18 @@ def _summary(errors: list[dict[str, Any]], total: int, what: str) -> str:
     return f"{len(bad)} of {total} events cannot be taken ({what}); none was enqueued"
 
 
+def _rejected(names: set[str], reason: str) -> None:
+    for name in names:
+        metrics.REJECTED.labels(name, reason).inc()
+
+
 async def _enqueue(submitter: Submitter, items: list[EventSubmit]) -> EventAccepted:
     settings = submitter.settings
     names = {item.spec.name for item in items}  # for the metrics of a refusal
     try:
         accepted = await submit_events(submitter, items)
     except MemoryFull as exc:
-        for name in names:
-            metrics.REJECTED.labels(name, "memory").inc()
+        _rejected(names, "memory")
         raise Problem(
             "memory-pressure",
             f"{exc}; nothing was enqueued",
@@ -141,14 +145,12 @@ async def _enqueue(submitter: Submitter, items: list[EventSubmit]) -> EventAccep
             metrics.OUTCOME_UNKNOWN.labels(name).inc()
         raise outcome_unknown(exc.ids, settings.RETRY_AFTER, exc.detail) from exc
     except RedisUnavailable as exc:
-        for name in names:
-            metrics.REJECTED.labels(name, "redis_unavailable").inc()
+        _rejected(names, "redis_unavailable")
         raise queue_unavailable(
             "the queue is unavailable; nothing was enqueued", settings.RETRY_AFTER
         ) from exc
     except QueueFull as exc:
-        for name in names:
-            metrics.REJECTED.labels(name, "backlog").inc()
+        _rejected(names, "backlog")
         raise Problem(
             "backlog-full",
             f"queue {exc.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
