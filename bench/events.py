@@ -4,9 +4,10 @@ One uvicorn process serves `functions.api.main:app` as in the submit section (sa
 same private Redis flushed before each run), and wrk sends `echo` the submit section's payload
 either as a plain invocation (`POST /v1/functions/echo/invocations`) or as a CloudEvent in binary
 mode (`POST /v1/events`, `ce-type: dev.spillway.echo`, a new `ce-id` per request, so each is a
-new event and enqueued, not an idempotent replay). Both go through bench/events.lua, so the
-client builds every request the same way. A round runs both, in rotating order; the ratio
-events / plain is taken per round. Target: at least 0.9 (issue 14).
+new event and enqueued, not an idempotent replay). Both build each request in bench/post.lua's
+request() ($BENCH_PER_REQUEST), so the client does the same work for both. A round runs
+both, in rotating order; the ratio events / plain is taken per round. Target: at least 0.9
+(issue 14).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from bench.submit import uvicorn_argv, write_bodies, wrk
 from functions.localredis import free_port
 
 APP = "functions.api.main:app"
-LUA = Path(__file__).with_name("events.lua")
 EVENT_TYPE = "dev.spillway.echo"
 PATHS = {"plain": "/v1/functions/echo/invocations", "event": "/v1/events"}
 ORDER = ["plain", "event"]
@@ -50,15 +50,17 @@ def one_run(
     client.flushall()
     port = free_port()
     env = child_env(REDIS_URL=url, SPILLWAY_MAX_BACKLOG=MAX_BACKLOG, SPILLWAY_LOG_LEVEL="WARNING")
-    extra = {"BENCH_CE_TYPE": EVENT_TYPE} if name == "event" else {}
+    extra = {"BENCH_PER_REQUEST": "1"}
+    if name == "event":
+        extra["BENCH_CE_TYPE"] = EVENT_TYPE
     path = PATHS[name]
     with Proc(name, uvicorn_argv(APP, port, cpus), env) as proc:
         wait_ok(port, "/readyz", proc)
-        warm = wrk(port, path, body_file, config.warmup, config.connections, cpus, LUA, extra)
+        warm = wrk(port, path, body_file, config.warmup, config.connections, cpus, env=extra)
         if warm["requests"] == 0 or warm["status_errors"]:
             raise BenchError(f"{name}: warm-up answered {warm['status_errors']} errors")
         others = OthersOnCpu(proc.pid, cpus.server)
-        result = wrk(port, path, body_file, config.duration, config.connections, cpus, LUA, extra)
+        result = wrk(port, path, body_file, config.duration, config.connections, cpus, env=extra)
         others_pct = others.pct()
         if not proc.alive():
             raise BenchError(f"{name} died during the run:\n{proc.log_tail()}")

@@ -179,7 +179,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{cfg['rounds']} rounds; per variant and round one fresh uvicorn process, "
             f"{cfg['warmup']} s warm-up, then {cfg['duration']} s measured, wrk -t1 "
             f"-c{cfg['connections']}; the same body as a plain invocation of echo, or as a "
-            "CloudEvent in binary mode with a new ce-id per request (bench/events.lua).",
+            "CloudEvent in binary mode with a new ce-id per request (bench/post.lua, "
+            "$BENCH_PER_REQUEST).",
             "",
             *_head("variant", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors"),
         ]

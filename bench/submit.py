@@ -88,7 +88,6 @@ def wrk(
     duration: int,
     connections: int,
     cpus: Cpus,
-    script: Path = LUA,
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     argv = [
@@ -100,7 +99,7 @@ def wrk(
         "--timeout",
         "5s",
         "-s",
-        str(script),
+        str(LUA),
         f"http://127.0.0.1:{port}{path}",
     ]
     wrk_env = dict(os.environ, BENCH_BODY_FILE=str(body_file), **(env or {}))
