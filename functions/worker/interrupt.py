@@ -57,7 +57,7 @@ def watching(redis: Redis, record_key: str) -> Iterator[None]:
     def watch() -> None:
         while not stop.wait(POLL):
             try:
-                requested = redis.hexists(record_key, "cancel_requested")
+                requested = redis.hget(record_key, "cancel_requested") is not None
             except RedisError:
                 continue
             if requested:
