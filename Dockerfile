@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for both processes: the manifests pick the command (`spillway api` under Knative,
-# `spillway worker` under KEDA). Build: docker build -t spillway:0.1.0 .
+# One image for every process: the manifests pick the command (`spillway api` under Knative,
+# `spillway worker` under KEDA, `spillway sender` beside the workers).
+# Build: docker build -t spillway:0.1.0 .
 #
 # Base images are pinned to exact versions. Pin them by digest too when you build for production
 # (`docker buildx imagetools inspect python:3.12.11-slim-bookworm` prints it); this repository
@@ -49,10 +50,10 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /app
 USER 10001:10001
-# 8080: API (Knative injects PORT=8080); 9102: worker /healthz and /metrics.
-EXPOSE 8080 9102
+# 8080: API (Knative injects PORT=8080); 9102: worker /healthz and /metrics; 9103: the sender's.
+EXPOSE 8080 9102 9103
 # Kubernetes probes (/healthz, /readyz) decide health; a Docker HEALTHCHECK would be ignored
-# there and could not serve both the API and the worker from one image.
+# there and could not serve the API, the worker and the sender from one image.
 # checkov:skip=CKV_DOCKER_2:health is probed by Kubernetes (see knative/ and keda/), not Docker
 # Exec form: `spillway` is PID 1 and receives SIGTERM itself (a shell would swallow it, and the
 # worker's soft shutdown would never start).

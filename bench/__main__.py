@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    callbacks,
     capacity,
     coldstart,
     durable,
@@ -48,6 +49,7 @@ SECTIONS = (
     "simulate",
     "scaleout",
     "recovery",
+    "callbacks",
     "events",
 )
 QUIET_BUSY_PCT = 20.0
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=2, runs_1m=1),
             "scaleout": scaleout.Config(runs=1),
             "recovery": recovery.Config(kills=5),
+            "callbacks": callbacks.Config(rounds=2, messages=400),
             "events": events.Config(rounds=2, duration=3, warmup=1),
         }
     else:
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulate": simulate.Config(runs_100k=5, runs_1m=3),
             "scaleout": scaleout.Config(runs=3),
             "recovery": recovery.Config(kills=20),
+            "callbacks": callbacks.Config(rounds=3, messages=2000),
             "events": events.Config(rounds=4, duration=8, warmup=2),
         }
     runners: dict[str, Any] = {
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": simulate.run,
         "scaleout": scaleout.run,
         "recovery": recovery.run,
+        "callbacks": callbacks.run,
         "events": events.run,
     }
 

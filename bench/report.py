@@ -26,6 +26,12 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("simulate_100k_s", "simulator, 100k tasks, wall s", "<", 2.0),
     ("simulate_1m_s", "simulator, 1M tasks, wall s", "<", 20.0),
     ("recovery_s", "kill -9 of a worker: its work running again, s (every kill)", "<=", 15.0),
+    (
+        "callbacks_queued_vs_none",
+        "worker tasks/s, every invocation with a callback (queued, no sender) / none",
+        ">=",
+        0.95,
+    ),
     ("events_vs_plain", "CloudEvents binary / plain invocation throughput", ">=", 0.9),
 ]
 
@@ -50,6 +56,8 @@ def figures(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
                 out[f"worker_from_start_vs_plain_c{level}"] = data[
                     "ratio_from_start_spillway_vs_plain"
                 ]
+    if cb := result.get("callbacks"):
+        out["callbacks_queued_vs_none"] = cb["ratio_queued_vs_none"]
     if ev := result.get("events"):
         out["events_vs_plain"] = ev["ratios"]["event_vs_plain"]
     if rec := result.get("recovery"):
@@ -341,6 +349,30 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for key, stat in e2e["ms"].items():
             lines.append(f"| {key.removesuffix('_ms').replace('_', ' ')} | {_s(stat, 1)} |")
+    if cb := result.get("callbacks"):
+        cfg = cb["config"]
+        lines += [
+            "",
+            "## Callbacks (bench/callbacks.py)",
+            "",
+            f"{cfg['rounds']} rounds of {cfg['messages']} pre-filled echo invocations, worker "
+            f"concurrency {cfg['concurrency']} on CPU {cfg['worker_cpus']}: without callbacks, "
+            "with callbacks queued (no sender), and with callbacks sent meanwhile by a sender "
+            "and a local receiver on the load CPU.",
+            "",
+            *_head("variant", "worker tasks/s", "others on its CPU, worst run"),
+        ]
+        for name, w in cb["workers"].items():
+            lines.append(
+                f"| {name} | {_s(w['tasks_per_s'], 0)} | {w['others_on_server_cpu_pct_max']:.1f}% |"
+            )
+        lines += [
+            "",
+            f"Per-round ratio queued / none: {_s(cb['ratio_queued_vs_none'])}; "
+            f"sent / none: {_s(cb['ratio_sent_vs_none'])}.",
+            f"Sender alone (on the server CPU, receiver on the load CPU): "
+            f"{_s(cb['sender']['deliveries_per_s'], 0)} deliveries/s.",
+        ]
     if rec := result.get("recovery"):
         cfg, sec = rec["config"], rec["seconds"]
         lines += [

@@ -59,13 +59,18 @@ class Config:
 
 
 # --- pre-filling ---------------------------------------------------------------------------------
-def prefill_spillway(port: int, n: int) -> tuple[str, list[str]]:
-    """Enqueue through Spillway's API batch endpoint (one uvicorn kept up for the section)."""
+def prefill_spillway(port: int, n: int, callback: str | None = None) -> tuple[str, list[str]]:
+    """Enqueue through Spillway's API batch endpoint (one uvicorn kept up for the section);
+    `callback`: every invocation asks for one there (bench/callbacks.py)."""
     ids: list[str] = []
+    headers = {"X-Callback-Url": callback} if callback else None
     for start in range(0, n, 500):
         items = [{**payloads.ECHO_PAYLOAD, "n": i} for i in range(start, min(n, start + 500))]
         status, answer = http_post(
-            port, "/v1/functions/echo/invocations/batch", json.dumps({"items": items}).encode()
+            port,
+            "/v1/functions/echo/invocations/batch",
+            json.dumps({"items": items}).encode(),
+            headers=headers,
         )
         if status != 202:
             raise BenchError(f"spillway batch submit answered {status}: {answer[:300]!r}")
@@ -125,13 +130,15 @@ def one_run(
     cpus: Cpus,
     api_port: int,
     command: tuple[list[str], dict[str, str]] | None = None,
+    callback: str | None = None,
 ) -> dict[str, Any]:
     """One drain. `name` starting with "spillway" means Spillway messages and records; `command`
-    replaces the worker command (bench/ablate.py runs variants this way)."""
+    replaces the worker command (bench/ablate.py runs variants this way); `callback` is the
+    X-Callback-Url every invocation carries (bench/callbacks.py)."""
     client.flushall()
     n = config.messages
     if name.startswith("spillway"):
-        queue, ids = prefill_spillway(api_port, n)
+        queue, ids = prefill_spillway(api_port, n, callback)
         keys = [record_key("", i) for i in ids]
         count = client.register_script(_COUNT_SUCCEEDED)
     else:

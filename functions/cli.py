@@ -1,4 +1,4 @@
-"""`spillway`: run the API, a worker, or the whole system locally; operate dead letters.
+"""`spillway`: run the API, workers, the sender or the whole system locally; operate dead letters.
 
 Imports stay inside the commands: `spillway api` must not pay for Celery's import (cold start),
 and `spillway worker` must set REMAP_SIGTERM before billiard is imported.
@@ -10,12 +10,13 @@ import argparse
 import os
 import tempfile
 
-from functions.cliargs import Parser, fail, port
+from functions.cliargs import Parser, fail, port, version
 from functions.deadletters import cli as dlq_cli
 from functions.dev import cli as dev_cli
 from functions.errors import ConfigError
 from functions.loadtest import cli as loadtest_cli
 from functions.scaling import cli as scaling_cli
+from functions.sender import cli as sender_cli
 
 # Imported only by `dev`, `simulate` and `load`, from the `tools` extra.
 _TOOLS = frozenset({"httpx", "matplotlib", "rich", "yaml"})
@@ -72,6 +73,35 @@ def cmd_worker(args: argparse.Namespace) -> None:
     app.worker_main(argv)
 
 
+def cmd_acl(args: argparse.Namespace) -> None:
+    """Print the Redis ACL rules of every component user for this process's settings."""
+    import sys
+    from urllib.parse import urlsplit
+
+    from functions import acl
+    from functions.registry import load_modules
+    from functions.settings import get_settings
+
+    try:
+        settings = get_settings()
+        registry = load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
+    except ConfigError as exc:
+        fail(str(exc))
+    path = urlsplit(settings.REDIS_URL).path.strip("/")
+    layout = acl.Layout(
+        prefix=settings.KEY_PREFIX,
+        queues=tuple(args.queue or settings.QUEUES or registry.queues()),
+        pools=tuple(args.pool if args.pool is not None else [settings.POOL]),
+        db=int(path) if path.isdigit() else 0,
+        remote_control=settings.REMOTE_CONTROL,
+        redis_version=args.redis_version,
+    )
+    # No passwords: give each user its own with `on #<sha256>` (scripts/redis-secret does, for
+    # the manifests) or `ACL SETUSER <name> on ><password> <rules>`.
+    for user in acl.users(layout):
+        sys.stdout.write(f"user {user.name} {user.rules()}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="spillway", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -88,11 +118,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=cmd_worker)
 
+    rules = sub.add_parser(
+        "acl",
+        help="print the Redis ACL rules of the api, worker, keda and sender users",
+        description="Redis ACL rules per component for the settings in the environment "
+        "(SPILLWAY_KEY_PREFIX, queues, SPILLWAY_POOL, the database in REDIS_URL), without "
+        "passwords. docs/deploy.md, 'Redis ACL users'.",
+    )
+    rules.add_argument("--queue", action="append", help="a queue (repeat; default: all)")
+    rules.add_argument(
+        "--pool", action="append", help="a pool (repeat; default SPILLWAY_POOL; '' unnamed)"
+    )
+    rules.add_argument(
+        "--redis-version",
+        type=version,
+        default=(7, 4),
+        help="the Redis the rules are for (default 7.4): 7.2 commands are named only from 7.2",
+    )
+    rules.set_defaults(func=cmd_acl)
+
     # Each command package registers its own command (cli.py: argparse only, so cheap).
     dev_cli.add_parser(sub)
     dlq_cli.add_parser(sub)
     loadtest_cli.add_parser(sub)
     scaling_cli.add_parser(sub)
+    sender_cli.add_parser(sub)
     return parser
 
 

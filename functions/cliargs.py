@@ -151,3 +151,11 @@ def json_value(text: str) -> object:
         return json.loads(text)
     except ValueError as exc:
         _reject(f"not JSON ({exc})")
+
+
+def version(text: str) -> tuple[int, int]:
+    """A `major.minor` version, such as a Redis server's (`7.4`; a patch level is ignored)."""
+    parts = text.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        _reject(f"not a version such as 7.4: {text!r}")
+    return int(parts[0]), int(parts[1])

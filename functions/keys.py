@@ -72,6 +72,121 @@ def dead_letters_key(prefix: str, queue: str) -> str:
     return f"{prefix}spillway:dlq:{queue}"
 
 
+def tasks_key(prefix: str, worker: str) -> str:
+    """The task names one worker's lease says it can run (functions/worker/lua/lease.lua)."""
+    return f"{prefix}spillway:tasks:{worker}"
+
+
+# kombu's own keys (kombu/transport/redis.py, Channel.keyprefix_queue,
+# keyprefix_binding_permanent, keyprefix_binding_deadlines): a worker declaring its queues
+# writes the binding sets; every name gets global_keyprefix like the queues.
+def binding_key(prefix: str, queue: str) -> str:
+    return f"{prefix}_kombu.binding.{queue}"
+
+
+def binding_permanent_key(prefix: str, queue: str) -> str:
+    return f"{prefix}_kombu.binding_permanent.{queue}"
+
+
+def binding_deadlines_key(prefix: str) -> str:
+    return f"{prefix}_kombu.binding_deadlines"
+
+
+# Queue lists with kombu's priority steps: `<queue>\x06\x16<step>` (kombu/transport/redis.py,
+# Channel._q_for_pri with PRIORITY_STEPS 0, 3, 6, 9). Nothing sends priorities, but a worker
+# names every step in its fetch and kombu's declare counts them (LLEN).
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (3, 6, 9)
+
+
+def priority_queue_keys(prefix: str, queue: str) -> list[str]:
+    return [f"{prefix}{queue}{PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
+
+
+# Glob patterns for Redis ACL rules (functions/acl/): one per family of keys whose names
+# carry an id. Every other key the ACL names is spelled by the functions above.
+def glob_escape(text: str) -> str:
+    """`text` as a Redis glob that matches only itself (util.c stringmatchlen: `\\` escapes)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def priority_queue_pattern(prefix: str, queue: str) -> str:
+    """The priority sub-lists of a queue, without control bytes in the ACL file: the two
+    separator bytes as `??`, then the step."""
+    steps = "".join(str(step) for step in PRIORITY_STEPS)
+    return glob_escape(queue_key(prefix, queue)) + f"??[{steps}]"
+
+
+def record_pattern(prefix: str) -> str:
+    return glob_escape(prefix) + "spillway:inv:*"
+
+
+def idempotency_pattern(prefix: str) -> str:
+    return glob_escape(prefix) + "spillway:idem:*"
+
+
+def held_pattern(prefix: str) -> str:
+    return glob_escape(prefix) + "spillway:held:*"
+
+
+def tasks_pattern(prefix: str) -> str:
+    return glob_escape(prefix) + "spillway:tasks:*"
+
+
+def dead_letters_pattern(prefix: str) -> str:
+    """Every dead-letter key: the stores, their indexes, and the queues/totals/shed hashes."""
+    return glob_escape(prefix) + "spillway:dlq:*"
+
+
+def auth_pattern(prefix: str) -> str:
+    """API keys, tenants and quotas (issue 12): the API's alone, never a worker's."""
+    return glob_escape(prefix) + "spillway:auth:*"
+
+
+def outbox_patterns(prefix: str) -> list[str]:
+    """The callback outbox and its bookkeeping (the outbox_* keys below)."""
+    escaped = glob_escape(outbox_key(prefix))
+    return [escaped, escaped + ":*"]
+
+
+def events_channel_pattern(prefix: str, db: int) -> str:
+    """The pub/sub channels Celery's task and worker events go to: kombu publishes the fanout
+    exchange `celeryev` on `/<db>.celeryev/<routing key>` (Channel.keyprefix_fanout,
+    _get_publish_topic), and its prefixing client puts global_keyprefix in front of PUBLISH's
+    channel too (PrefixedStrictRedis.PREFIXED_SIMPLE_COMMANDS)."""
+    return f"{glob_escape(prefix)}/{db}.celeryev/*"
+
+
+# --- the outbox: callbacks and completion events the sender delivers (functions/sender/) ---
+def outbox_key(prefix: str) -> str:
+    """Deliveries ready to send (a list; the worker's final scripts LPUSH, senders take the right
+    end). Also the 'queue' of their dead letters: `dead_letter` names the store after this key."""
+    return f"{prefix}spillway:outbox"
+
+
+def outbox_retry_key(prefix: str) -> str:
+    """Deliveries waiting for their next attempt (zset, due time in ms)."""
+    return f"{prefix}spillway:outbox:retry"
+
+
+def outbox_processing_key(prefix: str, sender: str) -> str:
+    """What one sender has taken and not settled yet (a list, moved there by BLMOVE)."""
+    return f"{prefix}spillway:outbox:processing:{sender}"
+
+
+def outbox_senders_key(prefix: str) -> str:
+    """Live senders (zset, sender id -> lease deadline in ms); an expired one's items go back."""
+    return f"{prefix}spillway:outbox:senders"
+
+
+def outbox_events_key(prefix: str) -> str:
+    """Set by a sender that starts with an events sink (deleted by one that starts without):
+    while it exists, the worker's final scripts queue a completion event for every finished
+    invocation. The sink is the sender's setting (a SinkBinding injects it there), so the
+    sender tells the workers through Redis rather than each worker being configured too."""
+    return f"{prefix}spillway:outbox:events"
+
+
 def position_key(prefix: str, queue: str) -> str:
     """A queue's position counters (hash): `in` (enqueued, by the submit scripts), `out` (taken,
     by the worker's fetch script, less what was put back) and its measured drain rate

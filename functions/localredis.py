@@ -110,13 +110,16 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     appendonly: bool = False
     args: tuple[str, ...] = ()  # more redis-server options, e.g. ("--appendfsync", "always")
+    # The default user's password when `args` make Redis ask for one (an ACL file): in `url`.
+    password: str = ""
     process: subprocess.Popen[bytes] | None = None
     binary: Binary | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="spillway-redis-"))
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         if self.binary is None:

@@ -21,7 +21,6 @@ from functions.registry import FunctionSpec
 
 # Celery's embed: no callbacks, errbacks, chain or chord for a plain invocation.
 _EMBED = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}'
-_ARGSREPR_MAX = 1024  # Celery truncates argsrepr with saferepr(..., 1024) too.
 _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 
 
@@ -31,6 +30,10 @@ class MessageBuilder:
     def __init__(self, spec: FunctionSpec, queue: str) -> None:
         timelimit = json.dumps([spec.time_limit, spec.soft_time_limit])
         # Headers in Celery's order; "id", "root_id" and "argsrepr" are filled per message.
+        # argsrepr and kwargsrepr are what task events (task-received: `args`, `kwargs`) and
+        # Flower show of the arguments (celery/app/amqp.py as_task_v2 computes them with
+        # saferepr, up to 1 KiB of the payload): every event consumer would see the input.
+        # They name the invocation instead (issue 12); the body still carries the input.
         self._after_body = (
             '", "content-encoding": "utf-8", "content-type": "application/json", '
             '"headers": {"lang": "py", "task": ' + json.dumps(spec.task_name) + ', "id": "'
@@ -55,7 +58,7 @@ class MessageBuilder:
         """The message for `payload_json` (the validated input as compact JSON)."""
         body = "[[" + payload_json + "], {}, " + _EMBED + "]"
         encoded = base64.b64encode(body.encode()).decode("ascii")
-        argsrepr = json.dumps("[" + payload_json[: _ARGSREPR_MAX - 2] + "]")
+        argsrepr = json.dumps(argsrepr_of(invocation_id))
         return "".join(
             (
                 '{"body": "',
@@ -76,6 +79,11 @@ class MessageBuilder:
                 '"}}',
             )
         )
+
+
+def argsrepr_of(invocation_id: str) -> str:
+    """What events show as a task's arguments: the invocation, never its payload."""
+    return f"[<input of {invocation_id}>]"
 
 
 _VARIANT = "89ab"

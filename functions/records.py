@@ -41,6 +41,13 @@ ERROR = "error"
 HISTORY = "history"  # JSON list of {event, at, worker, detail}: worker_lost, replayed, ...
 DEAD_LETTER = "dead_letter"  # "<queue>/<id>" of the dead letter a final failure filed
 EVENT = "event"  # JSON: the attributes of the CloudEvent it was submitted as (POST /v1/events)
+# The X-Callback-Url (written at submit) and its delivery (written by `spillway sender`).
+CALLBACK = "callback"
+CALLBACK_STATE = "callback_state"  # pending (absent) | delivered | failed
+CALLBACK_ATTEMPTS = "callback_attempts"
+CALLBACK_STATUS = "callback_status"  # the receiver's last HTTP status
+CALLBACK_ERROR = "callback_error"
+CALLBACK_AT = "callback_at"  # when it was delivered
 
 
 def iso_time(value: str | float | None) -> str | None:
@@ -70,6 +77,26 @@ def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict
         "history": _history(fields.get(HISTORY)),
         "dead_letter": fields.get(DEAD_LETTER) or None,
         "event": _event(fields.get(EVENT)),
+        **_callback(fields),
+    }
+
+
+def _callback(fields: dict[str, str]) -> dict[str, Any]:
+    """The callback's delivery state, only for an invocation that asked for one (the secret
+    that signs it is never in the record)."""
+    url = fields.get(CALLBACK)
+    if not url:
+        return {}
+    status = fields.get(CALLBACK_STATUS)
+    return {
+        "callback": {
+            "url": url,
+            "state": fields.get(CALLBACK_STATE) or "pending",
+            "attempts": int(fields.get(CALLBACK_ATTEMPTS) or 0),
+            "last_status": int(status) if status else None,
+            "error": fields.get(CALLBACK_ERROR) or None,
+            "delivered_at": iso_time(fields.get(CALLBACK_AT)),
+        }
     }
 
 

@@ -6,10 +6,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from functions.errors import ConfigError
@@ -58,6 +66,14 @@ class Settings(BaseSettings):
         default=8080,
         validation_alias=AliasChoices("PORT", "SPILLWAY_PORT"),
         description="API port; Knative injects PORT.",
+    )
+    API_METRICS_PORT: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="A port that serves only GET /metrics, for Prometheus (0: none; /metrics "
+        "stays on PORT either way). Under Knative, scraping the app's port would let the "
+        "monitoring namespace reach the whole API around queue-proxy.",
     )
     MAX_BODY_BYTES: int = Field(default=1_048_576, gt=0)
     MAX_BATCH: int = Field(default=1000, gt=0, le=10_000)
@@ -185,11 +201,73 @@ class Settings(BaseSettings):
     )
     WORKER_HTTP_PORT: int = Field(default=9102, description="Worker /healthz and /metrics port.")
     HEARTBEAT_INTERVAL: float = Field(default=2.0, gt=0)
+    REMOTE_CONTROL: bool = Field(
+        default=False,
+        description="Celery remote control (`celery inspect`/`control`, pidbox): anyone who "
+        "can write to Redis could shut every worker down with it, so it is off unless asked.",
+    )
     HEARTBEAT_MAX_AGE: float = Field(
         default=30.0, gt=0, description="Worker probe fails when the consumer is silent this long."
     )
 
-    @field_validator("FUNCTION_MODULES", "QUEUES", mode="before")
+    # --- callbacks and completion events (the API checks URLs; `spillway sender` sends) ----
+    CALLBACK_SECRET: SecretStr | None = Field(
+        default=None,
+        description="Standard Webhooks signing secrets, `whsec_<base64>`, space- or "
+        "comma-separated: every one signs each callback (rotation). The sender needs one.",
+    )
+    CALLBACK_ALLOW_NETWORKS: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Comma-separated CIDRs a callback may reach although they are private, "
+        "loopback, link-local or otherwise not public (in-cluster receivers). API and sender.",
+    )
+    CALLBACK_DEADLINE: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds after the invocation finished within which a callback (or "
+        "completion event) must be delivered; then it is dead-lettered (callback_failed).",
+    )
+    CALLBACK_TIMEOUT: float = Field(
+        default=15.0, gt=0, le=120, description="Seconds one delivery attempt may take."
+    )
+    CALLBACK_BACKOFF: float = Field(
+        default=1.0, gt=0, description="Seconds before the first retry; doubles each retry."
+    )
+    CALLBACK_BACKOFF_MAX: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts, seconds."
+    )
+    SENDER_CONCURRENCY: int = Field(
+        default=16, gt=0, le=1000, description="Deliveries one sender makes at once."
+    )
+    SENDER_LEASE_TTL: float = Field(
+        default=30.0,
+        ge=2,
+        le=600,
+        description="Seconds a sender's lease lasts unrenewed; then what it took goes back to "
+        "the outbox for another sender. Must exceed CALLBACK_TIMEOUT.",
+    )
+    SENDER_HTTP_PORT: int = Field(
+        default=9103, description="Sender /healthz and /metrics port (0 turns it off)."
+    )
+    EVENTS_SINK: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPILLWAY_EVENTS_SINK", "K_SINK"),
+        description="Where completion CloudEvents go (binary mode); a Knative SinkBinding "
+        "injects K_SINK. Unset: no completion events.",
+    )
+    EVENTS_CA_CERTS: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPILLWAY_EVENTS_CA_CERTS", "K_CA_CERTS"),
+        description="PEM certificates the events sink's TLS certificate may chain to, besides "
+        "the system's; a SinkBinding injects K_CA_CERTS when the sink publishes them.",
+    )
+    CE_OVERRIDES: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SPILLWAY_CE_OVERRIDES", "K_CE_OVERRIDES"),
+        description="Knative's K_CE_OVERRIDES: extensions added to every completion event.",
+    )
+
+    @field_validator("FUNCTION_MODULES", "QUEUES", "CALLBACK_ALLOW_NETWORKS", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
@@ -209,6 +287,16 @@ class Settings(BaseSettings):
             routes[name.strip()] = queue.strip()
         return routes
 
+    @field_validator("CALLBACK_ALLOW_NETWORKS")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"expected CIDRs such as 10.0.0.0/8, got {item!r}") from None
+        return value
+
     @field_validator("REDIS_URL")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
@@ -216,8 +304,18 @@ class Settings(BaseSettings):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("EVENTS_SINK")
+    @classmethod
+    def _sink_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the events sink (SPILLWAY_EVENTS_SINK, else K_SINK) must be http(s)")
+        return value
+
     @model_validator(mode="after")
     def _sane_timeouts(self) -> Settings:
+        # A live sender's deliveries must not be reclaimed while one attempt is still running.
+        if self.SENDER_LEASE_TTL <= self.CALLBACK_TIMEOUT:
+            raise ValueError("SPILLWAY_SENDER_LEASE_TTL must exceed SPILLWAY_CALLBACK_TIMEOUT")
         if self.HEARTBEAT_MAX_AGE <= self.HEARTBEAT_INTERVAL:
             raise ValueError("SPILLWAY_HEARTBEAT_MAX_AGE must exceed SPILLWAY_HEARTBEAT_INTERVAL")
         # Redis checks a WAIT's timeout between events, every 1/hz s (100 ms by default), so

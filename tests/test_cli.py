@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import redis
 
 from tests.support.processes import ROOT
 
@@ -53,3 +54,27 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("spillway: error:") and message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_acl_prints_rules_a_real_redis_loads(redis_client: redis.Redis) -> None:
+    """`spillway acl` for this environment's settings (a prefix, a pool, the database in
+    REDIS_URL): one `user` line per component, without passwords, that `ACL SETUSER` takes."""
+    major, minor = str(redis_client.info("server")["redis_version"]).split(".")[:2]
+    result = run(
+        "acl", "--redis-version", f"{major}.{minor}",
+        SPILLWAY_KEY_PREFIX="t1:", SPILLWAY_POOL="long", REDIS_URL="redis://h:6379/3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines] == ["default", "api", "worker", "keda", "sender"]
+    keda = lines[3].split()
+    assert "~t1:unacked:long" in keda and "+select" in keda and "#" not in result.stdout
+    try:
+        for line in lines[1:]:
+            _, name, *rules = line.split()
+            assert redis_client.acl_setuser(f"cli-{name}", reset=True) is True
+            redis_client.execute_command("ACL", "SETUSER", f"cli-{name}", *rules)  # type: ignore[no-untyped-call]
+            assert redis_client.acl_getuser(f"cli-{name}") is not None
+    finally:
+        for line in lines[1:]:
+            redis_client.acl_deluser(f"cli-{line.split()[1]}")

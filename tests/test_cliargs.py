@@ -30,6 +30,8 @@ from functions import cliargs
         (cliargs.positive_duration, "0.5s", 0.5),
         (cliargs.json_value, '{"n": 1}', {"n": 1}),
         (cliargs.json_value, "[]", []),
+        (cliargs.version, "7.4", (7, 4)),
+        (cliargs.version, "6.2.14", (6, 2)),
     ],
 )
 def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -> None:
@@ -58,6 +60,8 @@ def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -
         (cliargs.positive_duration, "0m", "must be a positive duration, not 0m"),
         (cliargs.json_value, "{n: 1}", "not JSON (Expecting property name"),
         (cliargs.json_value, "@/no/such/file.json", "cannot read '/no/such/file.json'"),
+        (cliargs.version, "7", "not a version such as 7.4: '7'"),
+        (cliargs.version, "seven.4", "not a version such as 7.4: 'seven.4'"),
     ],
 )
 def test_refused_values_say_why(parse: Callable[[str], Any], text: str, message: str) -> None:

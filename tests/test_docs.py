@@ -21,7 +21,9 @@ def test_every_setting_is_documented_with_its_default() -> None:
         assert env in documented, f"{env} is missing from the README's configuration table"
         default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
         shown = documented[env].strip()
-        if default in ("", [], {}):
+        if default is None:
+            assert shown.startswith("(unset"), (env, shown)
+        elif default in ("", [], {}):
             assert shown.startswith("(empty"), (env, shown)
         elif isinstance(default, list):
             assert shown == f"`{','.join(default)}`", (env, shown)
@@ -42,3 +44,24 @@ def test_every_problem_type_is_documented_as_the_code_has_it() -> None:
     assert [(slug, int(status), when) for slug, status, when in rows] == [
         (slug, status, when) for slug, (status, when) in TYPES.items()
     ]
+
+
+def acl_rows() -> list[str]:
+    """docs/deploy.md's ACL users table as functions/acl/ generates it for the manifests'
+    layout (scripts/redis-secret's defaults)."""
+    from functions import acl
+
+    def cell(words: str) -> str:
+        return " ".join(f"`{w}`".replace("|", "\\|") for w in words.split()) or "none"
+
+    layout = acl.Layout(queues=("spillway", "long"), pools=("", "long"))
+    return [
+        f"| `{name}` | {purpose} | {cell(commands)} | {cell(keys)} | {cell(channels)} |"
+        for name, purpose, commands, keys, channels in acl.table(layout)
+    ]
+
+
+def test_the_acl_table_is_what_the_code_generates() -> None:
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    for row in acl_rows():
+        assert row in deploy, f"docs/deploy.md lacks (or has an old) ACL row:\n{row}"

@@ -23,7 +23,7 @@ def _normalise(message: dict[str, Any]) -> dict[str, Any]:
     for part in ("headers", "properties"):
         for key in VARIABLE & set(message[part]):
             message[part][key] = "<varies>"
-    # Celery computes argsrepr with repr(); ours is the JSON the worker will receive.
+    # Celery computes argsrepr with repr() of the arguments; ours names the invocation only.
     message["headers"]["argsrepr"] = "<repr>"
     return message
 
@@ -60,13 +60,19 @@ def test_builder_matches_what_celery_publishes(redis_url: str, redis_client: red
     assert list(ours["headers"]) == list(theirs["headers"])
 
 
-def test_argsrepr_is_truncated_like_celery() -> None:
+def test_argsrepr_names_the_invocation_not_the_payload() -> None:
+    """Task events (task-received `args`/`kwargs` are these headers: celery 5.7
+    celery/worker/strategy.py, default.task_message_handler) go to every event consumer,
+    Flower included: issue 12 keeps the input out of them. The body still carries it, whole."""
     spec = registry.get("echo")
     assert spec is not None
-    message = json.loads(MessageBuilder(spec, "q").build("id", json.dumps({"d": "x" * 5000})))
-    assert len(message["headers"]["argsrepr"]) <= 1024
+    payload = json.dumps({"d": "secret-" + "x" * 5000})
+    message = json.loads(MessageBuilder(spec, "q").build("id-1", payload))
+    assert message["headers"]["argsrepr"] == "[<input of id-1>]"
+    assert message["headers"]["kwargsrepr"] == "{}"
+    assert "secret" not in json.dumps(message["headers"])
     body = json.loads(base64.b64decode(message["body"]))
-    assert body[0] == [{"d": "x" * 5000}]
+    assert body[0] == [json.loads(payload)]
 
 
 def test_ids_are_random_version_4_uuids() -> None:

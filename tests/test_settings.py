@@ -39,6 +39,9 @@ def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SPILLWAY_HEARTBEAT_MAX_AGE", "1"),
         ("SPILLWAY_DURABLE_REPLICAS", "-1"),
         ("SPILLWAY_MEMORY_ADMISSION", "1.5"),
+        ("SPILLWAY_CALLBACK_ALLOW_NETWORKS", "10.0.0.0/8,nonsense"),
+        ("K_SINK", "broker.default.svc"),
+        ("SPILLWAY_SENDER_LEASE_TTL", "10"),  # not above SPILLWAY_CALLBACK_TIMEOUT (15)
     ],
 )
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -81,6 +84,11 @@ def test_a_durable_wait_must_end_before_the_redis_deadline() -> None:
         ("SPILLWAY_LEASE_TTL", "x", "invalid setting SPILLWAY_LEASE_TTL: "),
         ("REDIS_URL", "http://x", "invalid setting REDIS_URL: Value error, REDIS_URL must"),
         ("SPILLWAY_HEARTBEAT_MAX_AGE", "1", "invalid settings: Value error, SPILLWAY_HEART"),
+        (
+            "SPILLWAY_CALLBACK_ALLOW_NETWORKS",
+            "nonsense",
+            "invalid setting SPILLWAY_CALLBACK_ALLOW_NETWORKS: Value error, expected CIDRs",
+        ),
     ],
 )
 def test_get_settings_names_the_variable_in_a_config_error(

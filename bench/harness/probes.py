@@ -43,11 +43,14 @@ def wait_ok(
     raise BenchError(f"{proc.name}: {path} not 200 within {timeout:g}s:\n{proc.log_tail()}")
 
 
-def http_post(port: int, path: str, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
+def http_post(
+    port: int, path: str, body: bytes, timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         head = (
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"{extra}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode()
         sock.sendall(head + body)
         data = b""

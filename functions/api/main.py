@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from functions import registry as registry_module
-from functions.api import problems
+from functions.api import metrics_port, problems
 from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
@@ -48,7 +48,12 @@ def redis_client(url: str, timeout: float) -> Client:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
-    app.state.submitter = Submitter(redis, settings, registry)
+    app.state.submitter = submitter = Submitter(redis, settings, registry)
+    scrape = None
+    if settings.API_METRICS_PORT:
+        scrape = await metrics_port.start(
+            settings.HOST, settings.API_METRICS_PORT, lambda: metrics.render(submitter)
+        )
     app.state.initialised = True
     log.info(
         "spillway api ready to serve %d functions via %s",
@@ -59,6 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.initialised = False
+        if scrape is not None:
+            scrape.close()
         await redis.aclose()
 
 

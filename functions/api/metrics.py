@@ -34,6 +34,12 @@ IN_FLIGHT = Gauge(
     "Delivered but unacknowledged tasks in the default pool's unacked hash, as last seen "
     "(pools set with SPILLWAY_POOL have their own).",
 )
+OUTBOX = Gauge(
+    "spillway_outbox_deliveries",
+    "Callbacks and completion events in the outbox, as last seen: `ready` wait for a sender "
+    "(near 0 while senders keep up), `retrying` wait for their next attempt.",
+    ["state"],
+)
 HTTP_REQUESTS = Counter(
     "spillway_http_requests_total",
     "HTTP requests by route template and status.",

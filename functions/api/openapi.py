@@ -28,6 +28,14 @@ _IDEMPOTENCY_PARAM = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
     "description": "Same key and body within the TTL returns the first id without enqueuing.",
 }
+_CALLBACK_PARAM = {
+    "name": "X-Callback-Url",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "format": "uri", "maxLength": 2048},
+    "description": "Where the finished invocation's record is POSTed, signed per Standard "
+    "Webhooks (README, 'Callbacks and completion events'); absolute http(s), no user info.",
+}
 _WAIT_PARAM = {
     "name": "wait",
     "in": "query",
@@ -61,7 +69,7 @@ def _operation(spec: FunctionSpec, input_ref: dict[str, Any], batch: bool) -> di
             "properties": {"items": {"type": "array", "minItems": 1, "items": input_ref}},
         }
         responses = {"202": _json_response("Accepted", _ref(BatchAccepted))}
-        parameters = [_IDEMPOTENCY_PARAM]
+        parameters = [_IDEMPOTENCY_PARAM, _CALLBACK_PARAM]
     else:
         body = input_ref
         location = {"Location": {"schema": {"type": "string"}, "description": "The status URL."}}
@@ -69,7 +77,7 @@ def _operation(spec: FunctionSpec, input_ref: dict[str, Any], batch: bool) -> di
             "202": _json_response("Accepted", _ref(InvocationAccepted), headers=location),
             "200": _json_response("Finished within ?wait", _ref(Invocation)),
         }
-        parameters = [_IDEMPOTENCY_PARAM, _WAIT_PARAM]
+        parameters = [_IDEMPOTENCY_PARAM, _CALLBACK_PARAM, _WAIT_PARAM]
     return {
         "tags": ["invocations"],
         "summary": f"Invoke {spec.name}{' (batch)' if batch else ''}",

@@ -30,6 +30,9 @@ TYPES: dict[str, tuple[int, str]] = {
     "batch-size": (422, "a batch holds no item or more than `SPILLWAY_MAX_BATCH`"),
     "invalid-query": (422, "a query parameter is invalid (`?wait=`)"),
     "invalid-header": (422, "a header is invalid (`Idempotency-Key`)"),
+    "invalid-callback-url": (422, "the `X-Callback-Url` header is not an absolute http(s) URL "
+                             "of at most 2048 characters without user info, or names an "
+                             "address callbacks may not reach"),
     "invalid-request": (422, "a parameter of a route other than the submits is invalid"),
     "unsupported-media-type": (415, "the body is not `application/json`"),
     "body-too-large": (413, "the body is over `SPILLWAY_MAX_BODY_BYTES`"),

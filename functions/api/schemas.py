@@ -51,6 +51,17 @@ class QueuePosition(BaseModel):
     estimated_start_at: str | None = Field(description="When it should start, at that rate")
 
 
+class CallbackState(BaseModel):
+    """Where the invocation's callback is: `pending` until delivered or failed for good."""
+
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None = None  # the receiver's last HTTP status, if it answered
+    error: str | None = None  # why the last attempt failed
+    delivered_at: str | None = None
+
+
 class Invocation(BaseModel):
     """The state of one invocation; `result` once it succeeded, `error` once it failed."""
 
@@ -73,6 +84,7 @@ class Invocation(BaseModel):
     queue: QueuePosition | None = Field(
         default=None, description="Only while it is queued: its position and estimated start."
     )
+    callback: CallbackState | None = None  # with an X-Callback-Url only
 
 
 class FunctionPublic(BaseModel):

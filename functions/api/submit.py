@@ -25,16 +25,19 @@ from functions.settings import Settings
 
 T = TypeVar("T")
 
-# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message, and
-# last the queue's position counters (keys.position_key: each record's `seq`, for its position).
-# ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
-# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+# KEYS[1] queue list, KEYS[2] idempotency key (when ARGV[2] is not empty; else the probe key,
+# never touched: Redis checks every key an EVAL names against the caller's ACL, and no ACL
+# pattern can admit the empty key), KEYS[3..] one record key per message, and last the
+# queue's position counters (keys.position_key: each record's `seq`, for its position).
+# ARGV: max backlog, idempotency value, idempotency ttl, callback URL or "", function,
+# submitted_at, then the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog
+# full, 2 idempotent replay.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
 _SUBMIT_LUA = """
 local depth = redis.call('LLEN', KEYS[1])
-if KEYS[2] ~= '' then
+if ARGV[2] ~= '' then
   local prior = redis.call('HGET', KEYS[2], 'value')
   if prior then return {2, depth, prior} end
 end
@@ -44,13 +47,14 @@ local seq = redis.call('HINCRBY', KEYS[#KEYS], 'in', n) - n
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
              'submitted_at', ARGV[6], 'attempts', '0', 'seq', seq + i)
-  if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+  if ARGV[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2 + i], 'callback', ARGV[4]) end
 end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
-if KEYS[2] ~= '' then
+if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
 end
 return {1, depth + n, ''}
@@ -134,6 +138,7 @@ class Submitter:
         payloads_json: list[str],
         *,
         idempotency_key: str | None = None,
+        callback: str | None = None,
     ) -> Accepted:
         if self.admission.due():
             await self._sample_memory()
@@ -142,7 +147,7 @@ class Submitter:
         builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
         messages = [builder.build(i, p) for i, p in zip(ids, payloads_json, strict=True)]
-        idem_key = ""
+        idem_key = keys.probe_key(prefix)
         idem_value = ""
         fingerprint = ""
         if idempotency_key is not None:
@@ -160,7 +165,7 @@ class Submitter:
             max_backlog,
             idem_value,
             self.settings.IDEMPOTENCY_TTL,
-            "",
+            callback or "",
             spec.name,
             f"{time.time():.6f}",
             *messages,
@@ -303,6 +308,21 @@ class Submitter:
             if not isinstance(value, int):
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
         return Backlog(dict(zip(queues, values[:-1], strict=True)), values[-1])
+
+    async def outbox(self) -> tuple[int, int]:
+        """Deliveries waiting for a sender and waiting for a retry (functions/sender/outbox.py),
+        in one round trip."""
+        prefix = self.settings.KEY_PREFIX
+        ready, retrying = await self.call(
+            self.redis.pipeline(
+                [("LLEN", keys.outbox_key(prefix)), ("ZCARD", keys.outbox_retry_key(prefix))],
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        for value in (ready, retrying):
+            if not isinstance(value, int):
+                raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
+        return ready, retrying
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(

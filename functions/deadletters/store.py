@@ -71,6 +71,8 @@ WHY_NOT = {
     "not_failed": "its invocation is not failed any more",
     "elsewhere": "its invocation's record points at another dead letter",
     "unknown_function": "its function is not registered here",
+    "delivery_payload": "it is an undelivered callback or event: it is sent again as it was, "
+    "without a payload",
 }
 
 

@@ -113,7 +113,9 @@ def run(
         except redis.RedisError as exc:
             fail(f"the Redis at {redact_url(redis_url)} stopped answering: {exc}", status=1)
         stack.callback(lock.release)
-        env = {**os.environ, "REDIS_URL": redis_url}
+        from functions.dev.sender import callback_env, start_sender
+
+        env, notes = callback_env({**os.environ, "REDIS_URL": redis_url})
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
         )
@@ -122,9 +124,14 @@ def run(
 
         pool = WorkerPool(env, grace=settings.SOFT_SHUTDOWN_TIMEOUT + 15)
         stack.callback(pool.stop)
+        sender, sender_log = start_sender(env)
+        stack.callback(_stop, sender)
         try:
             _wait_ready(f"{base}/readyz", api)  # or fail: the stack stops what started
             print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
+            print(f"  sender: delivers callbacks (X-Callback-Url); its log is {sender_log}")
+            for note in notes:
+                print(f"  {note}")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"

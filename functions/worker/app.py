@@ -6,7 +6,9 @@ https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery, signals
 from kombu import Queue
@@ -71,7 +73,13 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         "worker_disable_prefetch": True,
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": settings.WORKER_CONCURRENCY,
-        "worker_pool": settings.WORKER_POOL,
+        # Prefork as Celery has it, but keeping what a child will run after a broker loss
+        # (functions/worker/pool.py).
+        "worker_pool": (
+            "functions.worker.pool:TaskPool"
+            if settings.WORKER_POOL == "prefork"
+            else settings.WORKER_POOL
+        ),
         # SIGTERM (pod deletion) -> soft shutdown: running tasks get this long, then they are
         # cancelled and their messages requeued for another pod. `spillway worker` sets
         # REMAP_SIGTERM=SIGQUIT so SIGTERM takes this path (celery docs, "Soft Shutdown").
@@ -85,6 +93,11 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "worker_consumer": "functions.worker.consumer:Consumer",
+        # Remote control (pidbox: `celery inspect`, `celery control shutdown`) lets anyone who
+        # can publish to Redis stop every worker, and costs a subscription per worker. Off
+        # unless SPILLWAY_REMOTE_CONTROL asks; the worker's Redis ACL user then needs no pidbox
+        # keys or channels (functions/acl/). Task events (Flower) do not need it.
+        "worker_enable_remote_control": settings.REMOTE_CONTROL,
         "task_default_queue": registry_module.DEFAULT_QUEUE,
         "task_queues": [Queue(name, routing_key=name) for name in queues],
         "task_routes": {spec.task_name: {"queue": spec.queue} for spec in registry},
@@ -95,12 +108,26 @@ def config(settings: Settings, registry: Registry) -> dict[str, Any]:
     }
 
 
+def tls(url: str) -> dict[str, Any]:
+    """Celery's TLS options for a `rediss://` URL that does not choose them itself: verify the
+    server's certificate (against the system's trust store). Celery's Redis result backend
+    refuses a rediss:// URL without `ssl_cert_reqs` (celery/backends/redis.py,
+    RedisBackend.__init__, E_REDIS_SSL_CERT_REQS_MISSING_INVALID), so without this a worker
+    given the same REDIS_URL as the API would not start."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss" or "ssl_cert_reqs" in parse_qs(parts.query):
+        return {}
+    verify = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return {"broker_use_ssl": verify, "redis_backend_use_ssl": verify}
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     registry = registry_module.load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     check(settings, registry)
     celery = Celery("spillway")
     celery.conf.update(config(settings, registry))
+    celery.conf.update(tls(settings.REDIS_URL))
     for spec in registry:
         tasks.register(celery, spec, settings)
     deliveries.install(
@@ -125,6 +152,16 @@ def _fence_in_process_pools(sender: Any = None, **_: Any) -> None:
     # The solo and threads pools run tasks in the worker's own process.
     if sender is not None and sender.app.conf.worker_pool in ("solo", "threads"):
         fence.start()
+
+
+@signals.worker_shutting_down.connect
+def _stop_taking(**_: Any) -> None:
+    # Sent from the signal handler as shutdown begins (celery/apps/worker.py,
+    # _shutdown_handler), before a soft shutdown waits for running tasks: a message whose
+    # fetch reply is unread would otherwise wait out that whole time, held by this worker.
+    runtime = deliveries.current()
+    if runtime is not None:
+        runtime.stop()
 
 
 @signals.worker_shutdown.connect

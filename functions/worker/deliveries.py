@@ -9,8 +9,11 @@ poison), held back for another worker (unknown task), or scheduled (a future `et
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import time
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -32,6 +35,9 @@ log = logging.getLogger("spillway.worker")
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 # Seconds between tries of a message whose task this worker does not know.
 HOLD_DELAY = 5.0
+# Seconds a worker that has held work back waits, once woken by a peek, before it fetches: a
+# worker that knows the task, woken by the same push, takes the message first (see `yielding`).
+YIELD_DELAY = 0.25
 # Seconds of lease beyond the fence's margin a task must have ahead of it to be handed out.
 FENCE_SLACK = 0.25
 
@@ -72,12 +78,20 @@ class Deliveries:
         self.lease = Lease(self.inflight, settings.LEASE_TTL, sorted(self.tasks))
         # tag -> the worker id (lease) that took it: settling needs it, and a lease can change.
         self._taken: dict[str, str] = {}
+        # Celery's Request for each taken delivery, held weakly: while anything (a pool job, a
+        # queue of Celery's) can still run the delivery, its Request is alive (`orphans`).
+        self._requests: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self._orphans: set[str] = set()
+        self._kept: dict[str, Any] = {}
+        # Set when the worker starts to shut down: take nothing more (`stop`).
+        self.stopping = False
         self._lost: set[str] = set()
         self._pending: deque[tuple[str, str, str, bool]] = deque()
         # What Redis holds for this lease may differ from what this process took: a fetch's
         # reply is outstanding (still so when the next fetch is due: it was lost), or the
         # connection is new. The transport reconciles before its next fetch.
         self.recheck = False
+        self._held_at = -HOLD_DELAY * 2
 
     # --- taking ---------------------------------------------------------------------------
     def owns(self, queues: Iterable[str]) -> bool:
@@ -106,6 +120,19 @@ class Deliveries:
         self.lease.renew_now()
         return False
 
+    def yielding(self) -> bool:
+        """Whether this worker should let others fetch first, having held work back lately.
+
+        A held-back message comes back to the queue after HOLD_DELAY, and every idle worker's
+        peek wakes on that one push. Were the fetch a fair race, a worker that does not
+        know the task would take it back about half the time during a rolling deploy, and
+        hold it again for HOLD_DELAY each time; letting the others go first ends that.
+
+        Redis serves every client blocked on a list for as long as the list is not empty
+        (blocked.c, serveClientsBlockedOnListKey), and a same-list BLMOVE leaves it as it was:
+        tried on 6.2 and 7.0, three peeks blocked on one list all return on one LPUSH."""
+        return time.monotonic() - self._held_at < HOLD_DELAY * 2
+
     def reconcile(self) -> None:
         """Put back what this worker's lease holds but this process never received.
 
@@ -131,6 +158,63 @@ class Deliveries:
         if stray:
             log.warning("put back %d deliveries this worker held but never received", len(stray))
         self.recheck = False
+
+    def track(self, tag: str, request: Any) -> None:
+        """Celery made a Request for a delivery this process took (functions/worker/request.py)."""
+        self._requests[tag] = request
+
+    def keep(self, requests: Iterable[Any]) -> None:
+        """Celery is about to forget these Requests though a pool child will run them
+        (functions/worker/pool.py): hold them here until Redis no longer holds their delivery."""
+        for request in requests:
+            tag = request.message.delivery_tag
+            if tag in self._taken:
+                self._kept[tag] = request
+
+    def release_orphans(self) -> None:
+        """Put back taken deliveries that nothing in this process can run any more.
+
+        When the connection breaks, Celery forgets the requests it had not handed to the pool
+        (celery 5.7 `worker/consumer/consumer.py`, `Consumer.on_close`: the semaphore's waiters
+        and reserved requests that are not active), and the pool's flush forgets the jobs its
+        children have not acknowledged, though one already written to a child's pipe runs
+        when the child reads it (functions/worker/pool.py keeps those). So nothing is put back
+        at the moment of the loss (`QoS.restore_unacked`); a delivery whose Request object is
+        gone (collected: no pool job, queue, timer or `_kept` refers to it) can never run here,
+        and goes back to the queue when two sweeps in a row find it so. One still referenced
+        is left alone: at worst it waits for this worker's shutdown, never runs twice."""
+        if self._kept:
+            self._drop_kept()
+        suspects = [tag for tag in self._taken if tag not in self._requests]
+        if suspects:
+            gc.collect()  # Requests sit in reference cycles: count only what is reachable
+            suspects = [tag for tag in suspects if tag in self._taken and tag not in self._requests]
+        confirmed = self._orphans.intersection(suspects)
+        self._orphans = set(suspects) - confirmed
+        if confirmed:
+            log.warning("put back %d deliveries no pool process will run", len(confirmed))
+            self.release(confirmed)
+
+    def _drop_kept(self) -> None:
+        """Forget kept deliveries whose outcome the pool child has written (Redis holds them
+        no more): Celery will never ack them, since it dropped their jobs."""
+        try:
+            held = self.inflight.held(self.lease.worker) if self.lease.worker else set()
+        except RedisError:
+            return
+        for tag in [tag for tag in self._kept if tag not in held]:
+            del self._kept[tag]
+            self._taken.pop(tag, None)
+
+    def stop(self) -> None:
+        """The worker is shutting down: fetch nothing more, and put back at once whatever this
+        lease holds that Celery never received (a fetch whose reply is unread), rather than
+        after the soft shutdown's wait for the running tasks."""
+        self.stopping = True
+        try:
+            self.reconcile()
+        except RedisError as exc:  # the lease's release at exit puts them back too
+            log.warning("could not put back untaken deliveries at shutdown: %s", exc)
 
     def on_fetched(self, reply: list[Any]) -> tuple[dict[str, Any], str] | None:
         """What to deliver to Celery (message, queue name) for one fetch.lua reply, or None."""
@@ -159,6 +243,8 @@ class Deliveries:
             )
             return None
         if kind == "unknown":
+            self._held_at = time.monotonic()
+            log.info("held back %s: this worker has no task %s", tag, _task_name(raw))
             self._call(
                 self.inflight.hold,
                 worker,
@@ -189,6 +275,9 @@ class Deliveries:
         }
         message["properties"]["delivery_tag"] = tag
         self._taken[tag] = worker
+        if self.stopping:  # a reply read after the shutdown began: Celery would not run it
+            self.settle(tag, "requeue", "released")
+            return None
         queue = src[len(self.settings.KEY_PREFIX) :].split("\x06\x16", 1)[0]
         return message, queue
 
@@ -246,6 +335,7 @@ class Deliveries:
     # --- housekeeping ---------------------------------------------------------------------
     def sweep(self) -> None:
         self._flush()
+        self.release_orphans()
         try:
             promoted, reclaimed = self.inflight.sweep(
                 self.settings.SWEEP_INTERVAL, self.settings.LEASE_TTL

@@ -2,16 +2,23 @@
 answer) and `/metrics` (the pool children's metrics, aggregated from PROMETHEUS_MULTIPROC_DIR).
 
 A plain `http.server` in a thread of the worker's main process, started and stopped as a worker
-bootstep: nothing to install, and it answers while the pool is busy.
+bootstep: nothing to install, and it answers while the pool is busy. Requests are served by a
+bounded pool of threads: the standard ThreadingHTTPServer starts one thread per connection
+(socketserver.ThreadingMixIn.process_request), so anyone who can reach the port could make the
+worker start threads without limit; here a connection beyond the pool is closed at once, and a
+client that sends nothing is dropped after `REQUEST_TIMEOUT` (the kubelet's probes take
+milliseconds and retry).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from celery import bootsteps
@@ -20,11 +27,49 @@ from functions.worker.health import broker_probe, health
 
 log = logging.getLogger("spillway.worker")
 
+# Connections served at once (the kubelet's three probes and a scrape, with room to spare), and
+# seconds a connection may take to send its request and read the answer.
+MAX_CONNECTIONS = 4
+REQUEST_TIMEOUT = 2.0
+
+
+class BoundedHTTPServer(HTTPServer):
+    """An HTTPServer that serves at most `MAX_CONNECTIONS` connections at once, each on a
+    thread of a fixed pool, and closes any connection beyond them."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, max_connections: int = MAX_CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._pool = ThreadPoolExecutor(max_connections, thread_name_prefix="spillway-http")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # busy: the client retries, as probes do
+            return
+        self._pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request: socket.socket, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
 
 def handler(max_age: float, broker_answers: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
     """The request handler: `broker_answers` is asked only when the heartbeat is too old."""
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT  # socket timeout: a silent client frees its slot
+
         def do_GET(self) -> None:
             if self.path in ("/healthz", "/readyz"):
                 status, body = health(max_age, broker_answers)
@@ -61,7 +106,7 @@ class HttpEndpoint(bootsteps.StartStopStep):
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.server: ThreadingHTTPServer | None = None
+        self.server: BoundedHTTPServer | None = None
 
     def start(self, worker: Any) -> None:
         conf = worker.app.conf
@@ -69,8 +114,7 @@ class HttpEndpoint(bootsteps.StartStopStep):
         if port <= 0:
             return
         handler_class = handler(conf.spillway_heartbeat_max_age, broker_probe(conf.broker_url))
-        self.server = ThreadingHTTPServer(("0.0.0.0", port), handler_class)
-        self.server.daemon_threads = True
+        self.server = BoundedHTTPServer(("0.0.0.0", port), handler_class)
         thread = threading.Thread(target=self.server.serve_forever, name="spillway-http")
         thread.daemon = True
         thread.start()

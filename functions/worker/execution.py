@@ -33,6 +33,15 @@ class ResultError(ValueError):
     """A result that cannot be stored: not finite, or too large."""
 
 
+class InvalidData(ValueError):
+    """A pydantic ValidationError, told without the input values it quotes.
+
+    The task raises the failure again so that Celery reports it (task-failed event, log), and
+    Celery puts the exception's repr and its traceback, causes included, into both: a
+    ValidationError's text quotes the offending input (`input_value=...`), which every event
+    consumer would see. This carries `describe`'s summary and no cause."""
+
+
 def call_function(spec: FunctionSpec, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate `payload`, call the function, validate and dump its output."""
     model = spec.input_model.model_validate(payload)
@@ -119,7 +128,7 @@ def attempt(
                 duration=time.perf_counter() - started,
                 retry_after=spec.retry.delay(retries),
             )
-        return _failed(error, "failed", started, exc, type(exc).__name__)
+        return _failed(error, "failed", started, _reportable(exc, error), type(exc).__name__)
     return Outcome(
         status="succeeded", value=text, label="succeeded", duration=time.perf_counter() - started
     )
@@ -145,6 +154,15 @@ def _failed(error: str, label: str, started: float, exc: BaseException, kind: st
         dead_letter=("retries_exhausted", error_json(kind, message, frames(exc))),
         reraise=exc,
     )
+
+
+def _reportable(exc: BaseException, error: str) -> BaseException:
+    """`exc`, or for a ValidationError an InvalidData with the same traceback and no input."""
+    if not isinstance(exc, ValidationError):
+        return exc
+    hidden = InvalidData(error).with_traceback(exc.__traceback__)
+    hidden.__suppress_context__ = True
+    return hidden
 
 
 def frames(exc: BaseException, limit: int = 10) -> list[str]:

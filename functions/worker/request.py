@@ -25,6 +25,12 @@ log = logging.getLogger("spillway.worker")
 
 
 class SpillwayRequest(Request):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        runtime = deliveries.current()
+        if runtime is not None:
+            runtime.track(self.message.delivery_tag, self)
+
     def _delivery(self) -> dict[str, Any]:
         info = self.request_dict.get("spillway")
         return info if isinstance(info, dict) else {}

@@ -67,16 +67,19 @@ class QoS(_RedisQoS):  # type: ignore[misc]
         _VirtualQoS.ack(self, delivery_tag)
 
     def restore_unacked(self, client: Any = None) -> None:
-        # The channel is closing: on shutdown after the pool stopped, or on a lost connection
-        # with tasks still running (they keep their deliveries and settle them when they end;
-        # functions/worker/app.py leaves them running). Put back what is not running.
+        # The channel is closing: on shutdown after the pool stopped, or on a lost connection.
+        # At shutdown, put back what is not running. On a lost connection, put back nothing:
+        # tasks keep running (functions/worker/app.py) and settle their deliveries when they
+        # end, and a job in a pool child's pipe runs though Celery counts it neither reserved
+        # nor active; what nothing will run is put back by Deliveries.release_orphans.
         runtime = deliveries.current()
         if runtime is None:
             super().restore_unacked(client)
             return
         self._flush()
-        running = {request.message.delivery_tag for request in tuple(state.active_requests)}
-        runtime.release(tag for tag in list(self._delivered) if tag not in running)
+        if runtime.stopping:
+            running = {request.message.delivery_tag for request in tuple(state.active_requests)}
+            runtime.release(tag for tag in list(self._delivered) if tag not in running)
         self._delivered.clear()
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
@@ -108,7 +111,7 @@ class Channel(_RedisChannel):  # type: ignore[misc]
         if runtime is None or not runtime.owns(self.active_queues):
             super()._brpop_start(timeout)
             return
-        if time.monotonic() < self._spillway_not_before:
+        if runtime.stopping or time.monotonic() < self._spillway_not_before:
             return
         worker = runtime.worker()
         if runtime.recheck:
@@ -171,6 +174,8 @@ class Channel(_RedisChannel):  # type: ignore[misc]
                 self._peek()
             else:
                 self._in_poll = None
+                if reply and runtime.yielding():
+                    self._spillway_not_before = time.monotonic() + deliveries.YIELD_DELAY
             raise Empty()
         self._in_poll = None
         delivery = runtime.on_fetched(reply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -55,7 +56,9 @@ async def test_the_enqueued_message_carries_the_validated_input(
     await client.post("/v1/functions/process-data/invocations", json={"user_id": "5", "data": "x"})
     message = json.loads(redis_client.lindex("spillway", 0))  # type: ignore[arg-type]
     assert message["headers"]["task"] == "spillway.process-data"
-    assert message["headers"]["argsrepr"] == '[{"user_id":5,"data":"x"}]'
+    body = json.loads(base64.b64decode(message["body"]))
+    assert body[0] == [{"user_id": 5, "data": "x"}]
+    assert message["headers"]["argsrepr"] == f"[<input of {message['headers']['id']}>]"
 
 
 async def test_unknown_function_is_404(client: httpx.AsyncClient) -> None:
@@ -325,7 +328,7 @@ async def test_openapi_documents_one_operation_per_function(client: httpx.AsyncC
         "status",
         "detail",
     ]
-    assert {p["name"] for p in op["parameters"]} == {"Idempotency-Key", "wait"}
+    assert {p["name"] for p in op["parameters"]} == {"Idempotency-Key", "X-Callback-Url", "wait"}
     assert "/v1/functions/{name}/invocations" not in doc["paths"]
     batch = doc["paths"]["/v1/functions/echo/invocations/batch"]["post"]
     assert batch["operationId"] == "invoke_echo_batch"

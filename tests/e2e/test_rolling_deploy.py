@@ -48,6 +48,9 @@ def test_an_older_worker_holds_new_work_back_for_a_newer_one(
         assert time.monotonic() < deadline, state
         time.sleep(0.1)
     assert state["attempts"] == 1 and state["dead_letter"] is None
+    # Once back on the queue, the message goes to the worker that knows it: the old one lets
+    # the new one fetch first (Deliveries.yielding) instead of racing it and holding it again.
+    assert old.log().count(f"held back {new_work['id']}.") == 1, old.log()
     assert "slow" not in old.log().split("[tasks]")[-1].split("\n\n")[0]
 
 

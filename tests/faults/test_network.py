@@ -82,11 +82,6 @@ def test_client_kill_of_worker_connections(cell_factory: Callable[..., Cell]) ->
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=True,
-    reason="a delivery handed to a pool child that has not yet accepted it is released on "
-    "connection loss (QoS.restore_unacked counts only active requests) and then runs twice",
-)
 def test_a_delivery_handed_to_a_slow_pool_child_is_not_released_on_connection_loss(
     cell_factory: Callable[..., Cell],
 ) -> None:
@@ -97,8 +92,9 @@ def test_a_delivery_handed_to_a_slow_pool_child_is_not_released_on_connection_lo
     back every delivery it does not see running (functions/worker/transport.py,
     `QoS.restore_unacked`). But the job is in the child's pipe and runs anyway (billiard's
     `AsynPool.flush` keeps writing what it began). Frozen pool children make the window as
-    long as the test needs: the message goes back to the queue, another worker runs it, and
-    when the children continue the first copy runs too."""
+    long as the test needs: were the message put back, another worker would run it, and when
+    the children continue the first copy would run too. Only deliveries whose Request nothing
+    refers to any more go back (functions/worker/deliveries.py, `release_orphans`)."""
     cell = cell_factory(workers=0)
     victim = cell.add_worker()
     pool = children(victim.pid)

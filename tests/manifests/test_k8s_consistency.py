@@ -86,7 +86,9 @@ def _consumed(pod: Pod) -> list[str]:
 
 def test_every_container_runs_a_known_command(pods: list[Pod]) -> None:
     for pod in pods:
-        assert mu.is_api(pod.container) or mu.is_worker(pod.container), pod.where
+        assert (
+            mu.is_api(pod.container) or mu.is_worker(pod.container) or mu.is_sender(pod.container)
+        ), pod.where
         assert mu.is_api(pod.container) == (pod.template.owner["kind"] == "Service"), pod.where
 
 
@@ -311,7 +313,9 @@ def test_api_probe_and_scrape_paths_exist(apis: list[Pod]) -> None:
         annotations = pod.template.metadata["annotations"]
         paths.add(annotations["prometheus.io/path"])
         port = pod.container["ports"][0]["containerPort"]
-        assert annotations["prometheus.io/port"] == str(port)
+        # Prometheus scrapes the metrics-only port, never the API's own (networkpolicy.yaml).
+        assert annotations["prometheus.io/port"] == str(pod.settings.API_METRICS_PORT)
+        assert pod.settings.API_METRICS_PORT not in (0, port)
         # Knative injects PORT from the container port; the setting's default must agree for
         # `spillway api` outside Knative.
         assert port == Settings.model_fields["PORT"].default

@@ -3,6 +3,8 @@ passwords accepted at once, and never on a command line."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from functions import acl, keys
 from functions.localredis import find_redis_server
 from tests.manifests import manifest_utils as mu
 
@@ -25,14 +28,7 @@ def _secret_refs(docs: list[mu.Doc]) -> set[str]:
     """Every Secret name a pod template or a TriggerAuthentication refers to."""
     names: set[str] = set()
     for template in mu.pod_templates(docs):
-        for container in template.spec.get("containers", []):
-            for var in container.get("env", []):
-                ref = var.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    names.add(ref["name"])
-        for volume in template.spec.get("volumes", []):
-            if "secret" in volume:
-                names.add(volume["secret"]["secretName"])
+        names |= _template_secrets(template)
     for auth in mu.of_kind(docs, "TriggerAuthentication", mu.KEDA_GROUP):
         names.update(ref["name"] for ref in auth["spec"]["secretTargetRef"])
     return names
@@ -53,12 +49,115 @@ def test_a_new_password_renames_the_secret_and_rolls_every_consumer(
     shutil.copytree(credentials, rotated)
     mu.write_credentials(rotated.parent, "rotate")
     after = mu.render_root(kubectl, credentials=rotated)
-    (old,) = [mu.name(s) for s in mu.of_kind(before, "Secret")]
-    (new,) = [mu.name(s) for s in mu.of_kind(after, "Secret")]
-    assert old != new and old.startswith("spillway-redis-")
-    assert _secret_refs(before) == {old} and _secret_refs(after) == {new}
+    old = {mu.name(s) for s in mu.of_kind(before, "Secret")}
+    new = {mu.name(s) for s in mu.of_kind(after, "Secret")}
+    assert len(old) == len(new) == 5 and not old & new
+    assert all(name.startswith("spillway-redis-") for name in old | new)
+    # Every generated Secret has a consumer; spillway-callback (keda/sender.yaml) is the
+    # operator's, not generated here.
+    assert _secret_refs(before) - mu.OPERATOR_SECRETS == old
+    assert _secret_refs(after) - mu.OPERATOR_SECRETS == new
     changed = {k for k, v in _templates(after).items() if _templates(before)[k] != v}
     assert changed == set(_templates(before)), f"not rolled: {set(_templates(before)) - changed}"
+
+
+def _base(name: str) -> str:
+    """A generated Secret's name without its content hash."""
+    return name.rsplit("-", 1)[0]
+
+
+@pytest.mark.parametrize("render", sorted(mu.KUSTOMIZATIONS))
+def test_each_component_holds_only_its_own_redis_user(
+    renders: dict[str, list[mu.Doc]], render: str
+) -> None:
+    """One Redis ACL user per component (functions/acl/): the API's pods get the api user's
+    Secret, the workers' the worker's, KEDA the keda user (username and password, as
+    kedacore/keda pkg/scalers/redis_scaler.go parseRedisMetadata reads them from authParams),
+    Redis itself the users file and the default user's password for its probe, the callback
+    sender the sender user; in every render, the second pool included."""
+    root = renders[render]
+    wanted = {
+        "api": {"spillway-redis-api"},
+        "worker": {"spillway-redis-worker"},
+        "redis": {"spillway-redis"},
+        # Its signing secret (spillway-callback) is the operator's, not a generated one.
+        "sender": {"spillway-redis-sender", "spillway-callback"},
+    }
+    for template in mu.pod_templates(root):
+        component = template.metadata.get("labels", {}).get("app.kubernetes.io/component", "")
+        refs = {n if n in mu.OPERATOR_SECRETS else _base(n) for n in _template_secrets(template)}
+        assert refs == wanted[component], (template.ident, refs)
+        for container in template.spec["containers"]:
+            url = {v["name"]: v.get("value") for v in container.get("env", [])}.get("REDIS_URL")
+            if url is not None:
+                assert url.startswith("redis://$(REDIS_USERNAME):$(REDIS_PASSWORD)@"), url
+    for auth in mu.of_kind(root, "TriggerAuthentication", mu.KEDA_GROUP):
+        params = {
+            r["parameter"]: (_base(r["name"]), r["key"]) for r in auth["spec"]["secretTargetRef"]
+        }
+        assert params == {
+            "username": ("spillway-redis-keda", "username"),
+            "password": ("spillway-redis-keda", "password"),
+        }
+    usernames = {
+        _base(mu.name(s)): base64.b64decode(s["data"]["username"]).decode()
+        for s in mu.of_kind(root, "Secret")
+        if "username" in s.get("data", {})
+    }
+    assert usernames == {f"spillway-redis-{u}": u for u in ("api", "worker", "keda", "sender")}
+
+
+def _template_secrets(template: mu.PodTemplate) -> set[str]:
+    """Every Secret name one pod template refers to (env and volumes)."""
+    names: set[str] = set()
+    for container in template.spec.get("containers", []):
+        for var in container.get("env", []):
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                names.add(ref["name"])
+    for volume in template.spec.get("volumes", []):
+        if "secret" in volume:
+            names.add(volume["secret"]["secretName"])
+    return names
+
+
+def test_the_users_file_covers_every_key_the_manifests_use(
+    renders: dict[str, list[mu.Doc]],
+) -> None:
+    """The rules in the generated users.conf admit what the rendered deployments read: every
+    KEDA trigger's listName for the keda user, every pool's queues and in-flight hash for the
+    worker user, every queue the API enqueues on for the api user (with the second pool too)."""
+    for render_name, docs in renders.items():
+        layout = _layout_of(docs)
+        for scaled in mu.of_kind(docs, "ScaledObject", mu.KEDA_GROUP):
+            for trigger in scaled["spec"]["triggers"]:
+                key = trigger["metadata"]["listName"]
+                assert "keda" in acl.owners(layout, key), (render_name, key)
+        for _, container in mu.spillway_containers(docs):
+            settings = mu.settings_from_env(mu.container_env(container, docs))
+            user = "worker" if mu.is_worker(container) else "api"
+            queues = settings.QUEUES or layout.queues
+            for queue in queues:
+                key = keys.queue_key(settings.KEY_PREFIX, queue)
+                assert user in acl.owners(layout, key), (render_name, user, key)
+            if user == "worker":
+                key = keys.unacked_key(settings.KEY_PREFIX, settings.POOL)
+                assert "worker" in acl.owners(layout, key), (render_name, key)
+
+
+def _layout_of(docs: list[mu.Doc]) -> acl.Layout:
+    secret = next(s for s in mu.of_kind(docs, "Secret") if "users.conf" in s.get("data", {}))
+    conf = base64.b64decode(secret["data"]["users.conf"]).decode()
+    header = next(line for line in conf.splitlines() if line.startswith("# layout: "))
+    options = json.loads(header.removeprefix("# layout: "))
+    major, minor = (int(p) for p in options["redis_version"].split(".")[:2])
+    return acl.Layout(
+        prefix=options["prefix"],
+        queues=tuple(options["queues"]),
+        pools=tuple(options["pools"]),
+        db=options["db"],
+        redis_version=(major, minor),
+    )
 
 
 def test_password_is_on_no_command_line(root: list[mu.Doc]) -> None:
@@ -98,6 +197,26 @@ def test_no_credentials_no_deployment(kubectl: str, tmp_path: Path) -> None:
     assert "secrets/redis-password" in proc.stderr
 
 
+def test_credentials_from_before_per_component_users_do_not_deploy(
+    kubectl: str, tmp_path: Path, credentials: Path
+) -> None:
+    """A platform/secrets/ written before the component users (the default user's files only)
+    stops the render at the first missing password file instead of deploying pods without
+    one; `scripts/redis-secret refresh` adds them (tested with the script)."""
+    mu.copy_root(tmp_path)
+    old = tmp_path / "platform" / "secrets"
+    old.mkdir()
+    for name in ("redis-password", "redis-users.conf"):
+        shutil.copy(credentials / name, old / name)
+    proc = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode != 0 and "-password" in proc.stderr
+    mu.write_credentials(tmp_path / "platform", "refresh")
+    assert (old / "redis-api-password").exists()
+    assert mu.render(kubectl, tmp_path)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,9 +252,9 @@ def start_redis() -> Iterator[Any]:
         proc.wait(10)
 
 
-def _accepts(port: int, password: str) -> bool:
+def _accepts(port: int, password: str, user: str = "default") -> bool:
     # No retries: an AuthenticationError is a ConnectionError, which redis-py retries by default.
-    client = redis.Redis(port=port, password=password, retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(port=port, username=user, password=password, retry=Retry(NoBackoff(), 0))
     try:
         return bool(client.ping())
     except redis.AuthenticationError:
@@ -144,21 +263,40 @@ def _accepts(port: int, password: str) -> bool:
         client.close()
 
 
+def _passwords(secrets: Path) -> dict[str, str]:
+    return {
+        user: (secrets / ("redis-password" if user == "default" else f"redis-{user}-password"))
+        .read_text()
+        .strip()
+        for user in acl.names()
+    }
+
+
 def test_rotation_accepts_both_passwords_until_finish(start_redis: Any) -> None:
     """The users.conf scripts/redis-secret writes, loaded by a real redis-server: during a
-    rotation old pods (old password) and new pods both get in; after `finish`, only new ones."""
+    rotation old pods (old passwords) and new pods both get in, as every user; after `finish`,
+    only new ones. Generated for the server at hand (`--redis-version`): the manifests' file
+    names two commands of Redis 7.2 that older servers refuse to load."""
+    found = find_redis_server()
+    assert found is not None
+    version = ".".join(found.version.split(".")[:2])
     with tempfile.TemporaryDirectory() as tmp:
         platform = Path(tmp) / "platform"
         secrets = platform / "secrets"
-        mu.write_credentials(platform)
-        first = (secrets / "redis-password").read_text()
+        mu.write_credentials(platform, "create", "--redis-version", version)
+        first = _passwords(secrets)
         port = start_redis(secrets)
-        assert _accepts(port, first) and not _accepts(port, "wrong")
+        for user, password in first.items():
+            assert _accepts(port, password, user) and not _accepts(port, "wrong", user)
+        assert not _accepts(port, first["api"], "worker"), "one password per user"
         mu.write_credentials(platform, "rotate")
-        second = (secrets / "redis-password").read_text()
-        assert first not in (secrets / "redis-users.conf").read_text(), "hashes only"
+        second = _passwords(secrets)
+        conf = (secrets / "redis-users.conf").read_text()
+        assert not any(pw in conf for pw in (*first.values(), *second.values())), "hashes only"
         port = start_redis(secrets)
-        assert _accepts(port, first) and _accepts(port, second)
+        for user in acl.names():
+            assert _accepts(port, first[user], user) and _accepts(port, second[user], user)
         mu.write_credentials(platform, "finish")
         port = start_redis(secrets)
-        assert _accepts(port, second) and not _accepts(port, first)
+        for user in acl.names():
+            assert _accepts(port, second[user], user) and not _accepts(port, first[user], user)

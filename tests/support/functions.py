@@ -154,6 +154,23 @@ def overtime(payload: Counted) -> Done:
     return Done(calls=0)
 
 
+class Secretive(BaseModel):
+    """Input that a test looks for wherever it must not appear."""
+
+    secret: str
+
+
+class Count(BaseModel):
+    n: int
+
+
+@function("leaky", time_limit=10)
+def leaky(payload: Secretive) -> Count:
+    """Return the input where a number belongs: pydantic's output error quotes it
+    (`input_value='<secret>'`)."""
+    return {"n": payload.secret}  # type: ignore[return-value]
+
+
 @function("stoppable", time_limit=60, interruptible=True)
 def stoppable(payload: Counted) -> Done:
     """Count the call, then sleep `seconds` in one blocking call: a cancel may stop it

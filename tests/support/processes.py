@@ -1,4 +1,5 @@
-"""Real processes for end-to-end tests: `spillway api` under uvicorn and `spillway worker`."""
+"""Real processes for end-to-end tests: `spillway api` under uvicorn, `spillway worker` and
+`spillway sender`."""
 
 from __future__ import annotations
 
@@ -180,4 +181,14 @@ def start_worker(redis_url: str, *celery_args: str, **settings: str) -> Proc:
     proc = spawn("worker", args, base_env(redis_url, **settings))
     proc.url = f"http://127.0.0.1:{settings['SPILLWAY_WORKER_HTTP_PORT']}"
     wait_until(lambda: get_ok(f"{proc.url}/healthz"), 60, "the worker to consume", proc)
+    return proc
+
+
+def start_sender(redis_url: str, **settings: str) -> Proc:
+    """`spillway sender`, ready once its /healthz answers (its first sweep reached Redis)."""
+    port = free_port()
+    settings.setdefault("SPILLWAY_SENDER_HTTP_PORT", str(port))
+    proc = spawn("sender", ["sender"], base_env(redis_url, **settings))
+    proc.url = f"http://127.0.0.1:{settings['SPILLWAY_SENDER_HTTP_PORT']}"
+    wait_until(lambda: get_ok(f"{proc.url}/healthz"), 30, "the sender to start", proc)
     return proc

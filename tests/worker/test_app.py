@@ -64,3 +64,25 @@ def test_a_pool_gets_its_own_in_flight_hash() -> None:
     assert "unacked_key" not in config(Settings(), registry)["broker_transport_options"]
     transport = config(Settings(POOL="long"), registry)["broker_transport_options"]
     assert transport["unacked_key"] == "unacked:long"
+
+
+def test_remote_control_is_off_unless_asked() -> None:
+    """Celery's pidbox lets anyone who can publish to Redis shut every worker down."""
+    assert config(Settings(), registry)["worker_enable_remote_control"] is False
+    assert config(Settings(REMOTE_CONTROL=True), registry)["worker_enable_remote_control"] is True
+
+
+def test_a_rediss_url_verifies_the_server_unless_it_says_otherwise() -> None:
+    """Celery's result backend refuses rediss:// without ssl_cert_reqs (celery 5.7
+    celery/backends/redis.py RedisBackend.__init__): the worker chooses verification."""
+    import ssl
+
+    from functions.worker.app import tls
+
+    verify = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    assert tls("rediss://u:p@redis:6379/0") == {
+        "broker_use_ssl": verify,
+        "redis_backend_use_ssl": verify,
+    }
+    assert tls("rediss://redis:6379/0?ssl_cert_reqs=none") == {}
+    assert tls("redis://redis:6379/0") == {}

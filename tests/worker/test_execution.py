@@ -50,8 +50,9 @@ def test_builtin_cpu_and_sleep_do_what_they_say() -> None:
     assert call_function(sleep, {"seconds": 0.1}) == {"slept": 0.1}
     idle = time.process_time() - started
     assert time.perf_counter() - wall >= 0.1
-    # cpu burns CPU time, sleep does not (thresholds loose: the machine may be shared).
-    assert busy > 0.02 > idle
+    # cpu burns CPU time, sleep does not. Relative, not absolute: on a machine shared with
+    # other work the 100 ms of wall time may get only a few ms of CPU.
+    assert busy > max(5 * idle, 0.002), (busy, idle)
 
 
 def test_a_result_is_stored_as_compact_json() -> None:
@@ -101,3 +102,20 @@ def test_describe_names_the_error_in_one_bounded_line() -> None:
     assert describe(ValueError("bad")) == "ValueError: bad"
     assert describe(TimeoutError()) == "TimeoutError"
     assert len(describe(ValueError("x" * 5000))) == 1000
+
+
+def test_a_validation_failure_is_reported_to_celery_without_the_input() -> None:
+    """The task raises the failure again for Celery's task-failed event and log, which carry
+    the exception's repr and its formatted traceback (celery/worker/request.py
+    Request.on_failure, celery/app/trace.py): neither may quote the input."""
+    import traceback as tb
+
+    class Strict(BaseModel):
+        n: int
+
+    spec = FunctionSpec("t", lambda p: {"n": p.n + "-leak"}, EchoPayload, Strict)
+    outcome = attempt(spec, {"n": "secret-value-123"}, 0, Settings())
+    assert outcome.status == "failed" and outcome.reraise is not None
+    shown = repr(outcome.reraise) + "".join(tb.format_exception(outcome.reraise))
+    assert "secret-value-123" not in shown and "n: Input should be a valid integer" in shown
+    assert json.loads((outcome.dead_letter or ("", "{}"))[1])["type"] == "ValidationError"

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute
 
 from functions.api import metrics
 from functions.api.admission import MemoryFull
+from functions.api.callbacks import callback_url
 from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
 from functions.api.hotroute import HotRoute
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
@@ -137,11 +138,17 @@ def _non_finite(spec: FunctionSpec, exc: NonFinite) -> Problem:
 
 
 async def _enqueue(
-    submitter: Submitter, spec: FunctionSpec, payloads: list[str], idempotency_key: str | None
+    submitter: Submitter,
+    spec: FunctionSpec,
+    payloads: list[str],
+    idempotency_key: str | None,
+    callback: str | None = None,
 ) -> Accepted:
     settings = submitter.settings
     try:
-        accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+        accepted = await submitter.submit(
+            spec, payloads, idempotency_key=idempotency_key, callback=callback
+        )
     except MemoryFull as exc:
         metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
         raise Problem(
@@ -181,6 +188,7 @@ async def invoke(request: Request) -> Response:
     submitter, spec, idempotency_key = _submission(request)
     settings = submitter.settings
     wait = _wait(request, settings)
+    callback = callback_url(request.headers, settings)
     body = await request.body()
     try:
         refuse_non_finite(body)
@@ -195,7 +203,9 @@ async def invoke(request: Request) -> Response:
             f"invalid input for {spec.name!r}",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
-    accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key)
+    accepted = await _enqueue(
+        submitter, spec, [payload.model_dump_json()], idempotency_key, callback
+    )
     invocation_id = accepted.ids[0]
     status_url = f"/v1/invocations/{invocation_id}"
     headers = {"Location": status_url}
@@ -234,6 +244,7 @@ async def invoke_batch(request: Request) -> Response:
             "submit one invocation with ?wait",
             "unsupported",
         )
+    callback = callback_url(request.headers, settings)
     try:
         batch = BatchBody.model_validate_json(await request.body())
         refuse_non_finite_values(batch.items)
@@ -279,7 +290,7 @@ async def invoke_batch(request: Request) -> Response:
             invalid_indexes=bad,
             errors=errors,
         )
-    accepted = await _enqueue(submitter, spec, payloads, idempotency_key)
+    accepted = await _enqueue(submitter, spec, payloads, idempotency_key, callback)
     headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
     return _json(202, _compact({"ids": accepted.ids}), headers)
 

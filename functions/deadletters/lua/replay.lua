@@ -10,8 +10,31 @@
 -- ARGV[1] prefix, ARGV[2] now, ARGV[3] who replays (history), then per entry three arguments:
 -- queue, id and a replacement message ('' to send the original).
 -- Returns one code per entry: replayed, missing, no_invocation, truncated, needs_payload,
--- record_expired, not_failed:<status>, elsewhere:<dead letter the record points at>.
+-- record_expired, not_failed:<status>, elsewhere:<dead letter the record points at>,
+-- delivery_payload (a payload for an undelivered callback or event).
 local prefix, at, by = ARGV[1], ARGV[2], ARGV[3]
+
+-- A callback or completion event that was not delivered (reason callback_failed): the same
+-- delivery (same id, same signed body) goes back to the outbox with its attempts and deadline
+-- started afresh; the invocation itself is not run again, whatever its status.
+local function redeliver(queue, id, entry, replacement)
+  if replacement ~= '' then return 'delivery_payload' end
+  if entry.truncated then return 'truncated' end
+  local item = decoded(entry.message)
+  if not item.kind then return 'no_invocation' end
+  item.attempts, item.at, item.last_status, item.last_error = 0, tonumber(at), nil, nil
+  forget(prefix, queue, id)
+  redis.call('LPUSH', prefix .. 'spillway:outbox', cjson.encode(item))
+  local rk = prefix .. 'spillway:inv:' .. entry.invocation_id
+  if item.kind == 'callback' and tonumber(redis.call('HGET', rk, 'notified') or '0') == item.n then
+    redis.call('HSET', rk, 'callback_state', 'pending', 'callback_attempts', 0)
+    redis.call('HDEL', rk, 'callback_status', 'callback_error', 'callback_at')
+  end
+  if redis.call('EXISTS', rk) == 1 then
+    note(rk, 'redelivery', at, nil, {kind = item.kind, dead_letter = queue .. '/' .. id, by = by})
+  end
+  return 'replayed'
+end
 
 local function replay(queue, id, replacement)
   local raw = redis.call('HGET', prefix .. 'spillway:dlq:' .. queue, id)
@@ -19,6 +42,7 @@ local function replay(queue, id, replacement)
   local entry = decoded(raw)
   local invocation = entry.invocation_id
   if type(invocation) ~= 'string' then return 'no_invocation' end
+  if entry.delivery then return redeliver(queue, id, entry, replacement) end
   if replacement == '' then
     if entry.truncated then return 'truncated' end
     -- The same message would be refused again at once.

@@ -18,6 +18,8 @@
 --   spillway:pos:<queue>           hash   in, out: messages enqueued and taken (less those put
 --                                         back), w_at, w_n, drained, rate, rate_at: the drain rate
 --                                         (functions/api/position.py; `position_*` below)
+--   spillway:outbox                list   callbacks and completion events to send (notify below)
+--   spillway:outbox:events         string present: queue a completion event per finished invocation
 -- (so a queue may not be named `queues`, `totals` or `shed`.)
 -- A delivery tag is "<invocation id>.<random>" (or "!<random>" when the message has no id), new
 -- for every delivery, so a late settle of an old delivery never touches a newer one.
@@ -210,7 +212,9 @@ local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_by
     -- that finished otherwise (a stray copy of a succeeded invocation) is left alone.
     local rk = prefix .. 'spillway:inv:' .. fields.invocation_id
     local status = redis.call('HGET', rk, 'status')
-    if status ~= 'succeeded' and status ~= 'cancelled' then
+    -- A failed delivery of a callback (fields.delivery) is not the invocation's own dead
+    -- letter: the record keeps pointing at the one its failure filed, if any.
+    if status ~= 'succeeded' and status ~= 'cancelled' and not fields.delivery then
       redis.call('HSET', rk, 'ttl', record_ttl, 'dead_letter', queue .. '/' .. id)
       redis.call('PERSIST', rk)
     end
@@ -227,9 +231,42 @@ local function release_idempotency(rk)
   end
 end
 
+-- Queues what a finished invocation owes the outside world: its callback (the record's
+-- `callback`, from X-Callback-Url) and, while a sender has an events sink, a completion event.
+-- Called by every script that writes a final outcome, in that same script, so no outcome is on
+-- record with its callback forgotten; `spillway sender` delivers them (functions/sender/).
+-- Each item carries a snapshot of the record, so every retry sends the same body whatever
+-- happens to the record meanwhile (it may expire), and a delivery id that is the same on every
+-- retry and new for every outcome (a replayed invocation finishes again: a new callback).
+local function notify(rk, at)
+  local prefix = string.match(rk, '^(.*)spillway:inv:')
+  local url = redis.call('HGET', rk, 'callback')
+  local events = redis.call('EXISTS', prefix .. 'spillway:outbox:events') == 1
+  if not url and not events then return end
+  local id = string.sub(rk, #prefix + 14)
+  local seq = redis.call('HINCRBY', rk, 'notified', 1)
+  local record = redis.call('HGETALL', rk)
+  local outbox = prefix .. 'spillway:outbox'
+  if url then
+    redis.call('HSET', rk, 'callback_state', 'pending', 'callback_attempts', 0)
+    redis.call('HDEL', rk, 'callback_status', 'callback_error', 'callback_at')
+    redis.call('LPUSH', outbox, cjson.encode({
+      kind = 'callback', id = id .. '-' .. seq, n = seq, invocation = id, url = url,
+      at = tonumber(at), attempts = 0, record = record,
+    }))
+  end
+  if events then
+    redis.call('LPUSH', outbox, cjson.encode({
+      kind = 'event', id = id .. '-' .. seq .. '-event', n = seq, invocation = id,
+      at = tonumber(at), attempts = 0, record = record,
+    }))
+  end
+end
+
 -- Fails an unfinished record for good (its dead letter, filed first, keeps it: dead_letter()).
 local function fail_record(rk, at, error)
   if TERMINAL[redis.call('HGET', rk, 'status')] then return end
   redis.call('HSET', rk, 'status', 'failed', 'error', error, 'finished_at', at)
   release_idempotency(rk)
+  notify(rk, at)
 end

@@ -29,4 +29,5 @@ else
   redis.call('EXPIRE', rk, ARGV[8])
 end
 release_idempotency(rk)
+notify(rk, at)
 return 1

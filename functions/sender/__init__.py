@@ -1,0 +1,1 @@
+"""`spillway sender`: delivers the outbox (signed callbacks, completion events); see run.py."""
