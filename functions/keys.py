@@ -143,6 +143,12 @@ def auth_pattern(prefix: str) -> str:
     return glob_escape(prefix) + "spillway:auth:*"
 
 
+def position_pattern(prefix: str) -> str:
+    """Every queue's position counters (position_key): written by the submit scripts and the
+    worker's fetch, read by the API."""
+    return glob_escape(prefix) + "spillway:pos:*"
+
+
 def outbox_patterns(prefix: str) -> list[str]:
     """The callback outbox and its bookkeeping (the outbox_* keys below)."""
     escaped = glob_escape(outbox_key(prefix))
