@@ -24,6 +24,7 @@ from bench import (
     coldstart,
     durable,
     e2e,
+    events,
     recovery,
     report,
     scaleout,
@@ -49,6 +50,7 @@ SECTIONS = (
     "scaleout",
     "recovery",
     "callbacks",
+    "events",
 )
 QUIET_BUSY_PCT = 20.0
 
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {sorted(unknown)}")
     for tool in ("wrk", "redis-server"):
-        if {"submit", "durable", "capacity"} & set(only) or tool == "redis-server":
+        if {"submit", "durable", "capacity", "events"} & set(only) or tool == "redis-server":
             if shutil.which(tool) is None:
                 parser.error(f"{tool} is not on PATH (bench/run installs it)")
 
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "scaleout": scaleout.Config(runs=1),
             "recovery": recovery.Config(kills=5),
             "callbacks": callbacks.Config(rounds=2, messages=400),
+            "events": events.Config(rounds=2, duration=3, warmup=1),
         }
     else:
         configs = {
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             "scaleout": scaleout.Config(runs=3),
             "recovery": recovery.Config(kills=20),
             "callbacks": callbacks.Config(rounds=3, messages=2000),
+            "events": events.Config(rounds=4, duration=8, warmup=2),
         }
     runners: dict[str, Any] = {
         "submit": submit.run,
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaleout": scaleout.run,
         "recovery": recovery.run,
         "callbacks": callbacks.run,
+        "events": events.run,
     }
 
     started = time.monotonic()
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_s"] = time.monotonic() - started
 
     # Every wrk run must be all 2xx, and Redis must hold at least what was answered.
-    for section, kind in (("submit", "apps"), ("durable", "variants")):
+    for section, kind in (("submit", "apps"), ("durable", "variants"), ("events", "variants")):
         for name, app in (result.get(section) or {}).get(kind, {}).items():
             if app["non_2xx"] or app["socket_errors"]:
                 result["warnings"].append(

@@ -1,10 +1,31 @@
 -- wrk script: POST the JSON body in $BENCH_BODY_FILE and print one machine-readable summary line.
 -- Latencies are in microseconds. errors.status counts responses with a status above 399.
+-- With $BENCH_PER_REQUEST set, every request is built in request() (bench/events.py: both of its
+-- variants, so the client does the same work for each); with $BENCH_CE_TYPE as well, each is a
+-- CloudEvent in binary mode (ce-* headers, the body is the data) with a new ce-id, so none is an
+-- idempotent replay.
 local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+
+if os.getenv("BENCH_PER_REQUEST") then
+  local ce_type = os.getenv("BENCH_CE_TYPE")
+  local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000))
+  local n = 0
+  local headers = {["Content-Type"] = "application/json"}
+  if ce_type then
+    headers["ce-specversion"] = "1.0"
+    headers["ce-type"] = ce_type
+    headers["ce-source"] = "/bench"
+  end
+  function request()
+    n = n + 1
+    if ce_type then headers["ce-id"] = run .. "-" .. n end
+    return wrk.format("POST", nil, headers, wrk.body)
+  end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

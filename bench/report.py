@@ -32,6 +32,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
         ">=",
         0.95,
     ),
+    ("events_vs_plain", "CloudEvents binary / plain invocation throughput", ">=", 0.9),
 ]
 
 
@@ -57,6 +58,8 @@ def figures(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
                 ]
     if cb := result.get("callbacks"):
         out["callbacks_queued_vs_none"] = cb["ratio_queued_vs_none"]
+    if ev := result.get("events"):
+        out["events_vs_plain"] = ev["ratios"]["event_vs_plain"]
     if rec := result.get("recovery"):
         out["recovery_s"] = {**rec["seconds"], "judge": "max"}  # every kill, not the median
     if sim := result.get("simulate"):
@@ -175,6 +178,26 @@ def markdown(result: dict[str, Any]) -> str:
         lines += ["", *_head("per-round ratio", "median (min-max)")]
         for key, stat in sub["ratios"].items():
             lines.append(f"| {key} | {_s(stat)} |")
+    if ev := result.get("events"):
+        cfg = ev["config"]
+        lines += [
+            "",
+            "## CloudEvents ingress (wrk, echo)",
+            "",
+            f"{cfg['rounds']} rounds; per variant and round one fresh uvicorn process, "
+            f"{cfg['warmup']} s warm-up, then {cfg['duration']} s measured, wrk -t1 "
+            f"-c{cfg['connections']}; the same body as a plain invocation of echo, or as a "
+            "CloudEvent in binary mode with a new ce-id per request (bench/post.lua, "
+            "$BENCH_PER_REQUEST).",
+            "",
+            *_head("variant", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors"),
+        ]
+        for name, variant in ev["variants"].items():
+            lines.append(
+                f"| {name} | {_s(variant['rps'], 0)} | {_s(variant['p50_ms'])} "
+                f"| {_s(variant['p99_ms'])} | {variant['non_2xx']} | {variant['socket_errors']} |"
+            )
+        lines += ["", f"event / plain, per round: {_s(ev['ratios']['event_vs_plain'])}"]
     if cap := result.get("capacity"):
         cfg = cap["config"]
         knee = cap["knee"]

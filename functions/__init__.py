@@ -2,7 +2,7 @@
 
 What user code needs is importable from here:
 
-    from functions import FunctionSpec, RetryPolicy, function
+    from functions import EventRoute, FunctionSpec, RetryPolicy, function
 
 (defined in functions/registry.py). The rest of the package is the API, the worker and the
 `spillway` tools.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["FunctionSpec", "RetryPolicy", "function"]
+__all__ = ["EventRoute", "FunctionSpec", "RetryPolicy", "function"]
 
 if TYPE_CHECKING:
-    from functions.registry import FunctionSpec, RetryPolicy, function
+    from functions.registry import EventRoute, FunctionSpec, RetryPolicy, function
 
 
 def __getattr__(name: str) -> Any:

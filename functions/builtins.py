@@ -26,7 +26,7 @@ class EchoPayload(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-@function("echo", time_limit=10)
+@function("echo", time_limit=10, events=["dev.spillway.echo"])
 def echo(payload: EchoPayload) -> EchoPayload:
     """Return the input object unchanged."""
     return payload

@@ -143,6 +143,12 @@ def auth_pattern(prefix: str) -> str:
     return glob_escape(prefix) + "spillway:auth:*"
 
 
+def position_pattern(prefix: str) -> str:
+    """Every queue's position counters (position_key): written by the submit scripts and the
+    worker's fetch, read by the API."""
+    return glob_escape(prefix) + "spillway:pos:*"
+
+
 def outbox_patterns(prefix: str) -> list[str]:
     """The callback outbox and its bookkeeping (the outbox_* keys below)."""
     escaped = glob_escape(outbox_key(prefix))
@@ -185,3 +191,10 @@ def outbox_events_key(prefix: str) -> str:
     invocation. The sink is the sender's setting (a SinkBinding injects it there), so the
     sender tells the workers through Redis rather than each worker being configured too."""
     return f"{prefix}spillway:outbox:events"
+
+
+def position_key(prefix: str, queue: str) -> str:
+    """A queue's position counters (hash): `in` (enqueued, by the submit scripts), `out` (taken,
+    by the worker's fetch script, less what was put back) and its measured drain rate
+    (functions/api/position.py)."""
+    return f"{prefix}spillway:pos:{queue}"

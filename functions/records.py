@@ -15,16 +15,18 @@ from typing import Any
 
 
 class Status(StrEnum):
-    """Where an invocation is: queued, running or retrying, then succeeded or failed."""
+    """Where an invocation is: queued, running or retrying, then succeeded or failed; or
+    cancelled before it started (DELETE /v1/invocations/{id})."""
 
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
 # Hash fields. Times are Unix seconds as strings (cheap to write from Lua and Python alike).
 FUNCTION = "function"
@@ -38,6 +40,7 @@ ERROR = "error"
 # Written by the worker's scripts (functions/worker/lua/): what happened besides plain attempts.
 HISTORY = "history"  # JSON list of {event, at, worker, detail}: worker_lost, replayed, ...
 DEAD_LETTER = "dead_letter"  # "<queue>/<id>" of the dead letter a final failure filed
+EVENT = "event"  # JSON: the attributes of the CloudEvent it was submitted as (POST /v1/events)
 # The X-Callback-Url (written at submit) and its delivery (written by `spillway sender`).
 CALLBACK = "callback"
 CALLBACK_STATE = "callback_state"  # pending (absent) | delivered | failed
@@ -73,6 +76,7 @@ def decode(invocation_id: str, raw: dict[bytes, bytes] | dict[str, str]) -> dict
         "finished_at": iso_time(fields.get(FINISHED_AT)),
         "history": _history(fields.get(HISTORY)),
         "dead_letter": fields.get(DEAD_LETTER) or None,
+        "event": _event(fields.get(EVENT)),
         **_callback(fields),
     }
 
@@ -94,6 +98,17 @@ def _callback(fields: dict[str, str]) -> dict[str, Any]:
             "delivered_at": iso_time(fields.get(CALLBACK_AT)),
         }
     }
+
+
+def _event(raw: str | None) -> dict[str, Any] | None:
+    """The CloudEvent attributes kept with an invocation submitted as an event, else None."""
+    if not raw:
+        return None
+    try:
+        attributes = json.loads(raw)
+    except ValueError:
+        return None
+    return attributes if isinstance(attributes, dict) else None
 
 
 def _history(raw: str | None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import importlib
 import inspect
 import random
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -65,6 +65,31 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRoute:
+    """CloudEvents a function takes (`POST /v1/events`): those of `type`, and when `source` is
+    set, only those from that exact source.
+
+    A plain string in `@function(events=[...])` is a route for that type from any source. An
+    event goes to the function whose route names its type and its source; failing that, to
+    the one whose route names its type and no source. The type is matched exactly, as Knative
+    Trigger filters match it (one Trigger per route: eventing/).
+    """
+
+    type: str
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.type or any(c.isspace() for c in self.type):
+            raise ValueError(f"event type {self.type!r} must be non-empty, without spaces")
+        if self.source == "":
+            raise ValueError("an event source must be non-empty (None takes every source)")
+
+    @classmethod
+    def of(cls, route: str | EventRoute) -> EventRoute:
+        return route if isinstance(route, EventRoute) else cls(route)
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionSpec:
     name: str
     fn: Callable[[Any], Any]
@@ -75,6 +100,9 @@ class FunctionSpec:
     time_limit: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_backlog: int | None = None
+    events: tuple[EventRoute, ...] = ()
+    # DELETE /v1/invocations/{id} may stop it while it runs (functions/worker/interrupt.py).
+    interruptible: bool = False
 
     @property
     def task_name(self) -> str:
@@ -90,11 +118,34 @@ class FunctionSpec:
 class Registry:
     def __init__(self) -> None:
         self._specs: dict[str, FunctionSpec] = {}
+        self._events: dict[tuple[str, str | None], str] = {}  # (type, source) -> function
 
     def add(self, spec: FunctionSpec) -> None:
         if spec.name in self._specs:
             raise ValueError(f"function {spec.name!r} is registered twice")
+        for route in spec.events:
+            taken = self._events.get((route.type, route.source))
+            if taken is not None:
+                raise ValueError(
+                    f"functions {taken!r} and {spec.name!r} both take events of type "
+                    f"{route.type!r} from {route.source or 'any source'}"
+                )
         self._specs[spec.name] = spec
+        for route in spec.events:
+            self._events[(route.type, route.source)] = spec.name
+
+    def for_event(self, event_type: str, source: str) -> FunctionSpec | None:
+        """The function that takes an event of this type from this source, if any."""
+        name = self._events.get((event_type, source)) or self._events.get((event_type, None))
+        return self._specs[name] if name is not None else None
+
+    def event_sources(self, event_type: str) -> list[str]:
+        """The sources some function restricts events of this type to (for error messages)."""
+        return sorted(s for t, s in self._events if t == event_type and s is not None)
+
+    def event_routes(self) -> list[tuple[EventRoute, FunctionSpec]]:
+        """Every route with its function, in a stable order (one Knative Trigger each)."""
+        return [(route, spec) for spec in self for route in spec.events]
 
     def get(self, name: str) -> FunctionSpec | None:
         return self._specs.get(name)
@@ -121,12 +172,19 @@ def function(
     max_backlog: int | None = None,
     description: str | None = None,
     target: Registry | None = None,
+    events: Iterable[str | EventRoute] = (),
+    interruptible: bool = False,
 ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
-    """Register `fn(payload: InModel) -> OutModel` as the function `name`."""
+    """Register `fn(payload: InModel) -> OutModel` as the function `name`.
+
+    `events` lists the CloudEvents it takes at `POST /v1/events` (types, or `EventRoute`s with a
+    source); the event's data is its input. `interruptible` lets a cancel stop it while it runs
+    (it must be safe to stop anywhere); otherwise only a queued invocation can be cancelled."""
     if not _NAME.match(name):
         raise ValueError(f"function name {name!r} must match {_NAME.pattern}")
     if time_limit <= 0:
         raise ValueError("time_limit must be positive")
+    routes = tuple(dict.fromkeys(EventRoute.of(route) for route in events))
 
     def decorate(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         input_model, output_model = _models_of(fn)
@@ -141,6 +199,8 @@ def function(
                 time_limit=time_limit,
                 retry=retry or RetryPolicy(),
                 max_backlog=max_backlog,
+                events=routes,
+                interruptible=interruptible,
             )
         )
         return fn

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from functions.errors import ConfigError
-from functions.registry import Registry, RetryPolicy, function, load_modules
+from functions.registry import EventRoute, Registry, RetryPolicy, function, load_modules
 
 
 class In(BaseModel):
@@ -116,8 +116,9 @@ def test_user_code_imports_the_public_names_from_the_package() -> None:
     import functions
     from functions import registry as registry_module
 
-    assert sorted(functions.__all__) == ["FunctionSpec", "RetryPolicy", "function"]
+    assert sorted(functions.__all__) == ["EventRoute", "FunctionSpec", "RetryPolicy", "function"]
     assert functions.function is registry_module.function
+    assert functions.EventRoute is registry_module.EventRoute
     assert functions.RetryPolicy is registry_module.RetryPolicy
     assert functions.FunctionSpec is registry_module.FunctionSpec
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
@@ -134,3 +135,62 @@ def test_the_spillway_command_does_not_load_the_registry_to_parse() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_events_route_by_type_and_prefer_an_exact_source() -> None:
+    target = Registry()
+
+    @function("any-order", events=["com.example.order"], target=target)
+    def any_order(payload: In) -> Out:
+        return Out(y=payload.x)
+
+    @function(
+        "shop-order",
+        events=[EventRoute("com.example.order", source="/shop"), "com.example.refund"],
+        target=target,
+    )
+    def shop_order(payload: In) -> Out:
+        return Out(y=payload.x)
+
+    def routed(event_type: str, source: str) -> str | None:
+        spec = target.for_event(event_type, source)
+        return spec.name if spec else None
+
+    assert routed("com.example.order", "/shop") == "shop-order"
+    assert routed("com.example.order", "/elsewhere") == "any-order"
+    assert routed("com.example.refund", "/anywhere") == "shop-order"
+    assert routed("com.example.other", "/shop") is None
+    assert target.event_sources("com.example.order") == ["/shop"]
+    assert [(r.type, r.source, s.name) for r, s in target.event_routes()] == [
+        ("com.example.order", None, "any-order"),
+        ("com.example.order", "/shop", "shop-order"),
+        ("com.example.refund", None, "shop-order"),
+    ]
+
+
+def test_an_event_route_taken_twice_is_refused() -> None:
+    target = Registry()
+
+    @function("first", events=["com.example.x"], target=target)
+    def first(payload: In) -> Out:
+        return Out(y=payload.x)
+
+    with pytest.raises(ValueError, match="both take events of type 'com.example.x'"):
+
+        @function("second", events=[EventRoute("com.example.x")], target=target)
+        def second(payload: In) -> Out:
+            return Out(y=payload.x)
+
+    assert target.get("second") is None
+
+
+@pytest.mark.parametrize(("event_type", "source"), [("", None), ("has space", None), ("x", "")])
+def test_bad_event_routes_are_refused(event_type: str, source: str | None) -> None:
+    with pytest.raises(ValueError, match="event"):
+        EventRoute(event_type, source=source)
+
+
+def test_echo_takes_the_shipped_event_type() -> None:
+    registry = load_modules(["functions.builtins"])
+    spec = registry.for_event("dev.spillway.echo", "/anything")
+    assert spec is not None and spec.name == "echo"

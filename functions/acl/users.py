@@ -135,6 +135,8 @@ def users(layout: Layout) -> list[User]:
         keys.dead_letters_pattern(p),
         # The final scripts queue callbacks and completion events (_lib.lua, notify).
         *keys.outbox_patterns(p),
+        # fetch.lua counts what leaves a queue and its drain rate (functions/api/position.py).
+        keys.position_pattern(p),
         *pid_keys,
     ]
     api_keys = [
@@ -149,6 +151,8 @@ def users(layout: Layout) -> list[User]:
         keys.auth_pattern(p),
         # The outbox's depth for /metrics, and the replay of a callback's dead letter.
         *keys.outbox_patterns(p),
+        # The submit scripts number each record in its queue; GET reads its position.
+        keys.position_pattern(p),
     ]
     keda_keys = [
         *(keys.glob_escape(keys.queue_key(p, q)) for q in layout.queues),

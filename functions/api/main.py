@@ -20,7 +20,17 @@ from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
-from functions.api.routes import catalog, dead_letters, docs, health, metrics, status, submissions
+from functions.api.routes import (
+    catalog,
+    dead_letters,
+    docs,
+    event_dead_letters,
+    events,
+    health,
+    metrics,
+    status,
+    submissions,
+)
 from functions.api.submit import Submitter
 from functions.settings import get_settings, redact_url
 
@@ -70,7 +80,7 @@ app = FastAPI(
     lifespan=lifespan,
     telemetry=None if settings.OPENTELEMETRY else _NO_TELEMETRY,
     # Routes match in order: the submit routes first, they carry the traffic.
-    routes=submissions.routes,
+    routes=[*submissions.routes, *events.routes],
     # /docs and /redoc come from routes/docs.py, with their assets served here, not by a CDN.
     docs_url=None,
     redoc_url=None,
@@ -80,6 +90,7 @@ app.include_router(catalog.router)
 app.include_router(health.router)
 app.include_router(metrics.router)
 app.include_router(docs.router)
+app.include_router(event_dead_letters.router)
 app.include_router(dead_letters.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)

@@ -89,6 +89,74 @@ def _operation(spec: FunctionSpec, input_ref: dict[str, Any], batch: bool) -> di
     }
 
 
+def _ce_header(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": f"ce-{name}",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1},
+        "description": description + " Required in binary mode (CloudEvents HTTP binding 3.1).",
+    }
+
+
+def events_operation(data: dict[str, Any]) -> dict[str, Any]:
+    """`POST /v1/events` (routes/events.py): one operation, three request content types, one
+    per CloudEvents HTTP mode; `data` is the schema of what a routed function takes."""
+    required = ["specversion", "id", "source", "type"]
+    envelope = {
+        "type": "object",
+        "description": "A CloudEvent in the JSON format (structured mode); extension "
+        "attributes are kept with the invocation.",
+        "required": required,
+        "properties": {
+            "specversion": {"const": "1.0"},
+            **{name: {"type": "string", "minLength": 1} for name in required[1:]},
+            "datacontenttype": {"type": "string"},
+            "subject": {"type": "string"},
+            "time": {"type": "string"},
+            "dataschema": {"type": "string"},
+            "data": data,
+            "data_base64": {"type": "string", "contentEncoding": "base64"},
+        },
+    }
+    location = {"Location": {"schema": {"type": "string"}, "description": "The status URL."}}
+    return {
+        "tags": ["events"],
+        "summary": "Submit CloudEvents",
+        "description": "CloudEvents 1.0 over HTTP, in binary mode (`ce-*` headers, the body is "
+        "the data), structured (`application/cloudevents+json`) or batched "
+        "(`application/cloudevents-batch+json`, all or nothing). Each event runs the function "
+        "whose `events` take its type (and source); its data is the input. `source` + `id` is "
+        "the idempotency key: a redelivered event answers the id it got first.",
+        "operationId": "submit_events",
+        "parameters": [
+            _ce_header("specversion", "`1.0`."),
+            _ce_header("id", "Unique per source."),
+            _ce_header("source", "Who produced it (a URI reference)."),
+            _ce_header("type", "What happened; picks the function."),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": data},
+                "application/cloudevents+json": {"schema": envelope},
+                "application/cloudevents-batch+json": {
+                    "schema": {"type": "array", "items": envelope}
+                },
+            },
+        },
+        "responses": {
+            "202": _json_response(
+                "Accepted (one event; a batch answers `{ids}`)",
+                {"anyOf": [_ref(InvocationAccepted), _ref(BatchAccepted)]},
+                headers=location,
+            ),
+            **_problems(),
+            "400": _problems()["422"],
+        },
+    }
+
+
 def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -108,5 +176,9 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
         path = f"/v1/functions/{spec.name}/invocations"
         doc["paths"][path] = {"post": _operation(spec, input_ref, batch=False)}
         doc["paths"][path + "/batch"] = {"post": _operation(spec, input_ref, batch=True)}
+    takers = [refs[(spec.input_model, "validation")] for spec in specs if spec.events]
+    if takers:
+        data = takers[0] if len(takers) == 1 else {"anyOf": takers}
+        doc["paths"]["/v1/events"] = {"post": events_operation(data)}
     app.openapi_schema = doc
     return doc

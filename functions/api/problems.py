@@ -41,6 +41,9 @@ TYPES: dict[str, tuple[int, str]] = {
     "not-found": (404, "no such route"),
     "method-not-allowed": (405, "the route does not take that method (`Allow` lists those it "
                            "takes)"),
+    "not-cancellable": (409, "the invocation has started or finished (`code` says which "
+                        "status): only a queued or retrying one can be cancelled, or a running "
+                        "one of an `interruptible` function"),
     "idempotency-conflict": (409, "the `Idempotency-Key` was used with another body"),
     "backlog-full": (429, "the function's queue is at its backlog limit; `Retry-After`"),
     "memory-pressure": (503, "Redis is above `SPILLWAY_MEMORY_ADMISSION` of its memory; "
@@ -55,6 +58,12 @@ TYPES: dict[str, tuple[int, str]] = {
     "not-replayable": (409, "the dead letter cannot be replayed as it is; `code` says why"),
     "invalid-cursor": (400, "the `cursor` is not one a listing gave"),
     "dead-letter-error": (400, "another refusal of the dead-letter store"),
+    "invalid-event": (400, "not a CloudEvent 1.0 (`POST /v1/events`): a required attribute "
+                      "missing or empty, another `specversion`, a bad attribute name; `errors[]` "
+                      "points at each"),
+    "unrouted-event": (400, "no function takes events of that `type` (from that `source`); "
+                       "400 so that Knative Eventing dead-letters it at once instead of "
+                       "retrying"),
     "internal-error": (500, "a bug; the API's log has the traceback"),
     "http-error": (400, "any other HTTP-level error, with the status Starlette gives it"),
 }  # fmt: skip

@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.records import Status
 
 DeadLetterReason = Literal[
-    "retries_exhausted", "poison", "malformed", "unknown_task", "expired", "callback_failed"
+    "retries_exhausted",
+    "poison",
+    "malformed",
+    "unknown_task",
+    "expired",
+    "callback_failed",
+    "event_undeliverable",
 ]
 
 
@@ -37,6 +43,14 @@ class HistoryEvent(BaseModel):
     detail: Any = None  # held_back: the task name; replayed: the error it had, and more
 
 
+class QueuePosition(BaseModel):
+    """Where a queued invocation stands (estimates: functions/api/position.py)."""
+
+    position: int | None = Field(description="1: the next its queue hands out")
+    drain_rate: float | None = Field(description="Invocations/s its queue drained at lately")
+    estimated_start_at: str | None = Field(description="When it should start, at that rate")
+
+
 class CallbackState(BaseModel):
     """Where the invocation's callback is: `pending` until delivered or failed for good."""
 
@@ -62,6 +76,14 @@ class Invocation(BaseModel):
     finished_at: str | None
     history: list[HistoryEvent] = []
     dead_letter: str | None = None
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="The CloudEvent's attributes (all but its data) when it was submitted as "
+        "one at /v1/events; null otherwise.",
+    )
+    queue: QueuePosition | None = Field(
+        default=None, description="Only while it is queued: its position and estimated start."
+    )
     callback: CallbackState | None = None  # with an X-Callback-Url only
 
 
@@ -120,7 +142,8 @@ class DeadLetterSummary(BaseModel):
     invocation_id: str | None = None  # none for a message that named no invocation
     function: str | None = None
     queue: str
-    reason: str  # retries_exhausted, poison, malformed, unknown_task, expired, callback_failed
+    reason: str  # retries_exhausted, poison, malformed, unknown_task, expired, callback_failed,
+    # event_undeliverable
     error: DeadLetterFailure = DeadLetterFailure()
     attempts: int = 0
     first_failed_at: str | None = None

@@ -27,7 +27,8 @@ T = TypeVar("T")
 
 # KEYS[1] queue list, KEYS[2] idempotency key (when ARGV[2] is not empty; else the probe key,
 # never touched: Redis checks every key an EVAL names against the caller's ACL, and no ACL
-# pattern can admit the empty key), KEYS[3..] one record key per message.
+# pattern can admit the empty key), KEYS[3..] one record key per message, and last the
+# queue's position counters (keys.position_key: each record's `seq`, for its position).
 # ARGV: max backlog, idempotency value, idempotency ttl, callback URL or "", function,
 # submitted_at, then the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog
 # full, 2 idempotent replay.
@@ -42,9 +43,10 @@ if ARGV[2] ~= '' then
 end
 local n = #ARGV - 6
 if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
+local seq = redis.call('HINCRBY', KEYS[#KEYS], 'in', n) - n
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
-             'submitted_at', ARGV[6], 'attempts', '0')
+             'submitted_at', ARGV[6], 'attempts', '0', 'seq', seq + i)
   if ARGV[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[2 + i], 'callback', ARGV[4]) end
 end
@@ -157,6 +159,7 @@ class Submitter:
             keys.queue_key(prefix, spec.queue),
             idem_key,
             *(keys.record_key(prefix, i) for i in ids),
+            keys.position_key(prefix, spec.queue),
         ]
         args = [
             max_backlog,
@@ -206,6 +209,42 @@ class Submitter:
         if then is not None and (missing := self.durability.shortfall(ack)):
             raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
         return Accepted(ids=ids, depth=depth)
+
+    async def enqueue_with(
+        self, script: Script, script_keys: list[str], args: list[Any], ids: list[str]
+    ) -> tuple[Any, str | None]:
+        """Run another enqueue script (functions/api/eventsubmit.py) the way `submit` runs its
+        own: memory admission first, durability in the same write, and the same errors
+        (MemoryFull, RedisUnavailable, OutcomeUnknown naming `ids`). Returns its reply and what
+        the durability asked for lacks (None: all there, or none asked): the caller raises
+        OutcomeUnknown for it only if the script wrote something."""
+        if self.admission.due():
+            await self._sample_memory()
+        self.admission.check()
+        then = self.durability.command()
+        try:
+            if then is None:
+                reply = await self.call(
+                    self.redis.run_script(
+                        script, script_keys, args, timeout=self.settings.REDIS_TIMEOUT
+                    )
+                )
+                return reply, None
+            result, ack = await self.call(
+                self.redis.run_script_then(
+                    script, script_keys, args, then, timeout=self.settings.REDIS_TIMEOUT
+                )
+            )
+        except RedisUnavailable as exc:
+            # As in `submit`: only a script that left this process without a reply may have run.
+            if isinstance(exc.__cause__, Unanswered):
+                raise OutcomeUnknown(
+                    "Redis did not answer after the submit was sent, so it may have been "
+                    "enqueued (a paused Redis runs it when it resumes)",
+                    ids,
+                ) from exc.__cause__
+            raise
+        return result, self.durability.shortfall(ack)
 
     async def probe(self, timeout: float | None = None) -> None:
         """Return when Redis would take a submit now; else RedisUnavailable, saying why.

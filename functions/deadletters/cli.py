@@ -11,7 +11,15 @@ from functions.cliargs import Commands, Parser, deferred, json_value, positive_c
 
 _COMMANDS = "functions.deadletters.commands"
 # The store's reason codes (functions/deadletters/store.py, REASONS; a test keeps them equal).
-REASONS = ("retries_exhausted", "poison", "malformed", "unknown_task", "expired", "callback_failed")
+REASONS = (
+    "retries_exhausted",
+    "poison",
+    "malformed",
+    "unknown_task",
+    "expired",
+    "callback_failed",
+    "event_undeliverable",
+)
 
 
 def _filters(p: argparse.ArgumentParser, what: str) -> None:

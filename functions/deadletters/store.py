@@ -44,7 +44,15 @@ from functions.protocol import MessageBuilder
 from functions.records import iso_time
 from functions.registry import Registry
 
-REASONS = ("retries_exhausted", "poison", "malformed", "unknown_task", "expired", "callback_failed")
+REASONS = (
+    "retries_exhausted",
+    "poison",
+    "malformed",
+    "unknown_task",
+    "expired",
+    "callback_failed",
+    "event_undeliverable",
+)
 # Entries one listing call examines at most (each a small summary decoded in Redis).
 SCAN_BUDGET = 1000
 # Entries one replay or delete call handles: bulk operations loop in steps of this size, so Redis
@@ -343,6 +351,36 @@ class DeadLetters:
             if result.deleted >= limit:
                 result.more = True
                 return result
+
+    async def file(
+        self,
+        queue: str,
+        entry_id: str,
+        message: str,
+        fields: dict[str, Any],
+        *,
+        max_entries: int,
+        max_bytes: int,
+        record_ttl: int,
+    ) -> str:
+        """File an entry from outside the worker (Knative's dead-letter sink): `fields` holds
+        its reason, function and error; filing an id again replaces that entry. Returns the
+        queue it is in."""
+        queue_filed = await self.redis.run(
+            script("file"),
+            [
+                self.prefix,
+                f"{time.time():.6f}",
+                queue,
+                entry_id,
+                json.dumps({k: v for k, v in fields.items() if v is not None}),
+                message,
+                max_entries,
+                max_bytes,
+                record_ttl,
+            ],
+        )
+        return _text(queue_filed)
 
     async def stats(self) -> Stats:
         queues, totals, shed = await self.redis.run(script("stats"), [self.prefix])

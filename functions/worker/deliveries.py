@@ -226,7 +226,10 @@ class Deliveries:
         worker = self.lease.worker
         metrics.DELIVERIES.labels(kind).inc()
         if kind == "finished":
-            log.info("dropped a copy of finished invocation %s", tag.rpartition(".")[0])
+            # A copy of a finished invocation, or a cancelled one reached in its queue: it is
+            # settled (taken off the queue) without running.
+            status = _text(reply[4]) if len(reply) > 4 else "finished"
+            log.info("dropped a copy of %s invocation %s", status, tag.rpartition(".")[0])
             return None
         if kind == "malformed":
             self._quarantine(worker, tag, Invalid("malformed", "InvalidMessage", _why(raw)))

@@ -89,7 +89,7 @@ def encode_result(result: dict[str, Any], max_bytes: int) -> str:
 class Outcome:
     """What one attempt came to, and what to write."""
 
-    status: str  # succeeded | failed (final) | retrying
+    status: str  # succeeded | failed | cancelled (final) | retrying
     value: str  # the result as JSON, or the error line
     label: str  # spillway_task_outcomes_total{outcome}
     duration: float
@@ -131,6 +131,16 @@ def attempt(
         return _failed(error, "failed", started, _reportable(exc, error), type(exc).__name__)
     return Outcome(
         status="succeeded", value=text, label="succeeded", duration=time.perf_counter() - started
+    )
+
+
+def cancelled(exc: BaseException, started: float) -> Outcome:
+    """A run stopped by a cancel (functions/worker/interrupt.py): final, not a failure."""
+    return Outcome(
+        status="cancelled",
+        value=f"Cancelled: {exc}",
+        label="cancelled",
+        duration=time.perf_counter() - started,
     )
 
 

@@ -19,9 +19,10 @@ from celery import Celery, Task
 from celery.exceptions import Retry
 from redis.exceptions import RedisError
 
+from functions import keys
 from functions.registry import FunctionSpec
 from functions.settings import Settings
-from functions.worker import deliveries, execution, fence, metrics
+from functions.worker import deliveries, execution, fence, interrupt, metrics
 from functions.worker.inflight import Inflight, PoolKeys
 
 log = logging.getLogger("spillway.worker")
@@ -77,8 +78,17 @@ def register(app: Celery, spec: FunctionSpec, settings: Settings) -> Task[Any, A
                 max(0.0, time.time() - float(delivery["submitted"]))
             )
         fence.enter(delivery["epoch"])
+        started = time.perf_counter()
         try:
-            outcome = execution.attempt(spec, payload, self.request.retries, settings)
+            if spec.interruptible:
+                record = keys.record_key(settings.KEY_PREFIX, invocation_id)
+                try:
+                    with interrupt.watching(store.redis, record):
+                        outcome = execution.attempt(spec, payload, self.request.retries, settings)
+                except interrupt.Cancelled as exc:
+                    outcome = execution.cancelled(exc, started)
+            else:
+                outcome = execution.attempt(spec, payload, self.request.retries, settings)
         finally:
             # The function has returned: the fence has nothing left to stop. Writing the
             # outcome is fenced in Redis (finish.lua, retry.lua write only while this delivery

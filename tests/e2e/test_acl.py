@@ -108,9 +108,39 @@ def _round_trip(api: Proc) -> None:
     assert batch.status_code == 202, batch.text
     ids: list[str] = batch.json()["ids"]
     wait_until(lambda: all(_status(api, i)["status"] == "succeeded" for i in ids), 20, "batch", api)
+    _events_round_trip(api)
     assert httpx.get(f"{api.url}/readyz").json()["status"] == "ok"
     metrics = httpx.get(f"{api.url}/metrics").text
     assert 'spillway_dead_letters{function="fail"' in metrics
+
+
+def _events_round_trip(api: Proc) -> None:
+    """Issue 14's paths: a CloudEvent (its idempotency key, its attributes in the record), a
+    queued invocation's position, a cancel the worker skips, Knative's dead-letter sink."""
+    ce = {"ce-specversion": "1.0", "ce-type": "dev.spillway.echo", "ce-source": "/acl"}
+    event = httpx.post(
+        f"{api.url}/v1/events",
+        headers={**ce, "ce-id": "acl-1", "content-type": "application/json"},
+        content=b'{"n": 3}',
+    )
+    assert event.status_code == 202, event.text
+    event_id = event.json()["id"]
+    wait_until(lambda: _status(api, event_id)["status"] == "succeeded", 20, "the event", api)
+    ids = [
+        httpx.post(f"{api.url}/v1/functions/sleep/invocations", json={"seconds": 1.5}).json()["id"]
+        for _ in range(3)
+    ]
+    queued = _status(api, ids[-1])
+    assert queued["status"] == "queued" and queued["queue"]["position"] >= 1, queued
+    cancelled = httpx.delete(f"{api.url}/v1/invocations/{ids[-1]}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    wait_until(lambda: _status(api, ids[1])["status"] == "succeeded", 20, "the sleeps", api)
+    sink = httpx.post(
+        f"{api.url}/v1/events/dead-letters",
+        headers={**ce, "ce-id": "acl-2", "ce-knativeerrorcode": "422"},
+        content=b"{}",
+    )
+    assert sink.status_code == 202, sink.text
 
 
 def test_api_and_worker_run_everything_under_their_own_users(

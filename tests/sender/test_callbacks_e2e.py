@@ -280,3 +280,44 @@ def test_a_sender_stopped_with_sigterm_finishes_its_attempt_and_leaves_the_rest(
     second = receiver.wait_for("/slow", 2)[1]
     assert second.headers["webhook-id"] == f"{invocation_id}-1"
     assert callback_state(api, invocation_id, "delivered")["attempts"] == 2
+
+
+def test_an_event_submit_calls_back_like_a_direct_one(
+    api_factory: Callable[..., Proc],
+    worker_factory: Callable[..., Proc],
+    sender_factory: Callable[..., Proc],
+    redis_url: str,
+    receiver: Receiver,
+) -> None:
+    """X-Callback-Url on POST /v1/events (binary mode, as a Knative Trigger delivers it with a
+    header added by the producer): checked the same way, kept by the invocation, called back
+    once; a bad URL is the same 422 problem before anything is enqueued."""
+    api = api_factory(redis_url, **QUICK)
+    worker_factory(redis_url, **QUICK)
+    sender_factory(redis_url, **QUICK)
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "evt-1",
+        "ce-source": "/tests/callbacks",
+        "ce-type": "dev.spillway.echo",
+        "content-type": "application/json",
+    }
+    bad = httpx.post(
+        f"{api.url}/v1/events",
+        content=b'{"n": 1}',
+        headers={**headers, "X-Callback-Url": "ftp://example.com/x"},
+    )
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["type"] == "urn:spillway:problem:invalid-callback-url"
+    sent = httpx.post(
+        f"{api.url}/v1/events",
+        content=b'{"n": 1}',
+        headers={**headers, "X-Callback-Url": receiver.answer("/event", 200)},
+    )
+    assert sent.status_code == 202, sent.text
+    invocation_id = sent.json()["id"]
+    (got,) = receiver.wait_for("/event")
+    body = Webhook(NEW).verify(got.body, got.headers)
+    assert body["id"] == invocation_id and body["status"] == "succeeded"
+    assert body["event"]["id"] == "evt-1"
+    assert callback_state(api, invocation_id, "delivered")["attempts"] == 1

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from pydantic import BaseModel
 
-from functions import RetryPolicy, function
+from functions import EventRoute, RetryPolicy, function
 
 
 class Flaky(Exception):
@@ -95,6 +95,9 @@ def _flaky(payload: Counted) -> Done:
     "flaky",
     time_limit=10,
     retry=RetryPolicy(attempts=3, on=(Flaky,), backoff=0.2, backoff_max=1.0),
+    # tests/e2e/test_cloudevents.py: events of this type from this source run `flaky`, from
+    # any other source `slow`.
+    events=[EventRoute("dev.spillway.test.counted", source="/tests/flaky")],
 )
 def flaky(payload: Counted) -> Done:
     """Raise Flaky on the first `fail_times` calls, then succeed."""
@@ -120,7 +123,7 @@ def broken(payload: Counted) -> Done:
     raise ValueError("broken on purpose")
 
 
-@function("slow", time_limit=8)
+@function("slow", time_limit=8, events=["dev.spillway.test.counted"])
 def slow(payload: Counted) -> Done:
     """Count the call, then sleep, noting every 0.1 s that it still runs: a task to kill or
     freeze mid-run, whose runs a test can check for overlap."""
@@ -166,3 +169,16 @@ def leaky(payload: Secretive) -> Count:
     """Return the input where a number belongs: pydantic's output error quotes it
     (`input_value='<secret>'`)."""
     return {"n": payload.secret}  # type: ignore[return-value]
+
+
+@function("stoppable", time_limit=60, interruptible=True)
+def stoppable(payload: Counted) -> Done:
+    """Count the call, then sleep `seconds` in one blocking call: a cancel may stop it
+    (`interruptible`), which tests/e2e/test_cancel.py checks ends even a blocking sleep."""
+    calls = _count(payload.key)
+    try:
+        time.sleep(payload.seconds)
+    except Exception:  # a careless function swallows errors; a cancel gets through
+        pass
+    _tick(payload.key, calls, end=True)
+    return Done(calls=calls, key=payload.key)

@@ -1,4 +1,5 @@
-"""`GET /v1/invocations/{id}`: an invocation's state, the `status_url` every submit answers with."""
+"""`/v1/invocations/{id}`: an invocation's state (GET, the `status_url` every submit answers
+with), and cancelling one that has not started (DELETE; functions/api/cancel.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import re
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from functions.api.cancel import cancel
 from functions.api.deps import SubmitterDep
+from functions.api.position import queue_position
 from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
 
@@ -30,4 +33,45 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
+    if record["status"] == "queued":
+        record["queue"] = await queue_position(submitter, invocation_id, record["function"])
     return JSONResponse(record)
+
+
+@router.delete(
+    "/invocations/{invocation_id}",
+    response_model=Invocation,
+    responses={
+        202: {"model": Invocation, "description": "Running and interruptible: asked to stop"},
+        404: _PROBLEM,
+        409: _PROBLEM,
+        503: _PROBLEM,
+    },
+    summary="Cancel an invocation",
+    description="A queued (or retrying) invocation becomes `cancelled` (200): its message is "
+    "skipped, unrun, when a worker reaches it. A running one is interrupted only if its "
+    "function is `interruptible`: 202, and the record says `cancelled` once it stopped; "
+    "otherwise 409 `not-cancellable` with `code` running. A finished one is 409 too (`code` "
+    "its status). Cancelling a cancelled one again answers its record.",
+)
+async def cancel_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
+    # One read for the function (is it interruptible?), then the script decides atomically.
+    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
+    outcome = "missing"
+    if record is not None:
+        outcome = await cancel(submitter, invocation_id, record["function"])
+    if outcome == "missing":
+        raise Problem(
+            "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
+        )
+    if outcome not in ("cancelled", "cancelling"):
+        raise Problem(
+            "not-cancellable",
+            f"invocation {invocation_id!r} is {outcome}: only a queued or retrying one can be "
+            "cancelled" + (" (its function is not interruptible)" if outcome == "running" else ""),
+            code=outcome,
+        )
+    record = await submitter.read(invocation_id)
+    if record is None:  # expired between the two calls: it was cancelled all the same
+        raise Problem("unknown-invocation", f"no invocation {invocation_id!r} (expired)")
+    return JSONResponse(record, status_code=202 if outcome == "cancelling" else 200)

@@ -19,13 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.routing import BaseRoute
 
 from functions.api import metrics
 from functions.api.admission import MemoryFull
 from functions.api.callbacks import callback_url
 from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
+from functions.api.hotroute import HotRoute
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
 from functions.api.submit import (
     Accepted,
@@ -50,20 +50,6 @@ class BatchBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     items: list[Any]
-
-
-class HotRoute(Route):
-    """A Starlette route that records itself in the scope, as FastAPI's routes do.
-
-    The HTTP metrics label requests by `scope["route"].path`; FastAPI's router sets it for its own
-    routes only.
-    """
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.NONE:
-            child_scope["route"] = self
-        return match, child_scope
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -15,6 +15,9 @@
 --   spillway:dlq:queues            set    queues that have had a dead letter
 --   spillway:dlq:totals            hash   "<queue>\t<reason>" -> messages ever dead-lettered
 --   spillway:dlq:shed              hash   queue -> entries shed to stay within the bounds
+--   spillway:pos:<queue>           hash   in, out: messages enqueued and taken (less those put
+--                                         back), w_at, w_n, drained, rate, rate_at: the drain rate
+--                                         (functions/api/position.py; `position_*` below)
 --   spillway:outbox                list   callbacks and completion events to send (notify below)
 --   spillway:outbox:events         string present: queue a completion event per finished invocation
 -- (so a queue may not be named `queues`, `totals` or `shed`.)
@@ -52,6 +55,49 @@ local function note(rk, event, at, worker, detail)
   redis.call('HSET', rk, 'history', cjson.encode(list))
 end
 
+-- The queue name inside a queue key: no prefix, no kombu priority suffix ("\6\22" + digit).
+local function queue_name(prefix, src)
+  local name = string.sub(src, #prefix + 1)
+  local sep = string.find(name, '\6\22', 1, true)
+  if sep then name = string.sub(name, 1, sep - 1) end
+  return name
+end
+
+-- Queue positions (functions/api/position.py). A queued invocation's position is its `seq` (the
+-- queue's `in` count when it was enqueued, written by the submit scripts) minus the queue's
+-- `out`: messages taken from it, less those put back at its head (requeued deliveries, due
+-- retries), which will be taken again. O(1) per message; the list itself is never scanned.
+-- The drain rate is measured only while the queue has a backlog: a window opens at a fetch that
+-- follows one which left the queue empty (idle time is not draining), and closes after 5 s,
+-- giving `rate` in messages per second.
+local function position_key(prefix, src)
+  return prefix .. 'spillway:pos:' .. queue_name(prefix, src)
+end
+
+local function position_taken(prefix, src)
+  local key = position_key(prefix, src)
+  local now = now_ms()
+  redis.call('HINCRBY', key, 'out', 1)
+  local w = redis.call('HMGET', key, 'w_at', 'w_n', 'drained')
+  local left = redis.call('LLEN', src)
+  if not w[1] or w[3] == '1' then
+    redis.call('HSET', key, 'w_at', now, 'w_n', 0, 'drained', left == 0 and '1' or '0')
+    return
+  end
+  local span, n = now - tonumber(w[1]), tonumber(w[2]) + 1
+  if span >= 5000 then
+    redis.call('HSET', key, 'rate', string.format('%.4f', n * 1000 / span), 'rate_at', now,
+               'w_at', now, 'w_n', 0)
+  else
+    redis.call('HSET', key, 'w_n', n)
+  end
+  redis.call('HSET', key, 'drained', left == 0 and '1' or '0')
+end
+
+local function position_returned(prefix, src)
+  redis.call('HINCRBY', position_key(prefix, src), 'out', -1)
+end
+
 -- Puts an in-flight entry back at the head of its queue (next out, as kombu restores) and
 -- says why in the record, if the record still points at this delivery.
 local function requeue(inflight, prefix, tag, entry, at, worker, event, count_lost)
@@ -59,6 +105,7 @@ local function requeue(inflight, prefix, tag, entry, at, worker, event, count_lo
   redis.call('HDEL', inflight, tag)
   redis.call('SREM', prefix .. 'spillway:held:' .. worker, tag)
   redis.call('RPUSH', src, msg)
+  position_returned(prefix, src)
   local rk = record_key(prefix, tag)
   if rk and redis.call('HGET', rk, 'delivery') == tag then
     local status = redis.call('HGET', rk, 'status')
@@ -66,14 +113,6 @@ local function requeue(inflight, prefix, tag, entry, at, worker, event, count_lo
     if count_lost then redis.call('HINCRBY', rk, 'lost', 1) end
     note(rk, event, at, worker, nil)
   end
-end
-
--- The queue name inside a queue key: no prefix, no kombu priority suffix ("\6\22" + digit).
-local function queue_name(prefix, src)
-  local name = string.sub(src, #prefix + 1)
-  local sep = string.find(name, '\6\22', 1, true)
-  if sep then name = string.sub(name, 1, sep - 1) end
-  return name
 end
 
 local function dlq_keys(prefix, queue)

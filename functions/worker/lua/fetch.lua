@@ -22,6 +22,7 @@ for i = 3, #KEYS do
   end
 end
 if not raw then return {} end
+position_taken(prefix, src)  -- whatever it turns out to be, it has left the queue
 local held = prefix .. 'spillway:held:' .. worker
 local ok, message = pcall(cjson.decode, raw)
 local headers = ok and type(message) == 'table' and message.headers

@@ -30,6 +30,7 @@ for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT'
   local src, msg = split(entry)
   redis.call('ZREM', KEYS[3], entry)
   redis.call('RPUSH', src, msg)
+  position_returned(prefix, src)
   promoted = promoted + 1
 end
 local reclaimed = 0
