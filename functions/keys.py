@@ -70,3 +70,40 @@ def sweep_key(prefix: str, pool: str = "") -> str:
 def dead_letters_key(prefix: str, queue: str) -> str:
     """A queue's dead letters (id -> JSON entry); `dead_letters_key(...) + ":index"` by time."""
     return f"{prefix}spillway:dlq:{queue}"
+
+
+# --- API keys (functions/apikeys/): everything under one prefix, `spillway:auth:`, which only
+# the API and `spillway keys` read, so a Redis ACL can keep workers away from it.
+AUTH = "spillway:auth:"
+
+
+def auth_prefix(prefix: str) -> str:
+    return f"{prefix}{AUTH}"
+
+
+def api_key_key(prefix: str, key_id: str) -> str:
+    """One key's record (hash, functions/apikeys/model.py): tenant, digest, scopes, limits."""
+    return f"{prefix}{AUTH}key:{key_id}"
+
+
+def api_key_index(prefix: str) -> str:
+    """The set of every key id, for `spillway keys list`."""
+    return f"{prefix}{AUTH}keys"
+
+
+def rate_key(prefix: str, key_id: str) -> str:
+    """A key's GCRA state (its theoretical arrival time), written by the submit script."""
+    return f"{prefix}{AUTH}rate:{key_id}"
+
+
+def tenant_backlog_key(prefix: str, tenant: str) -> str:
+    """A tenant's unfinished invocations: the submit script adds, the worker's scripts take
+    away when one finishes (functions/worker/lua/_lib.lua, release_share). Not under AUTH:
+    workers write it."""
+    return f"{prefix}spillway:tenant:{tenant}:backlog"
+
+
+def tenant_idempotency_key(prefix: str, tenant: str, function: str, key: str) -> str:
+    """An Idempotency-Key scoped to a tenant: `@` cannot start a function name, so these never
+    meet the unscoped keys of an API without authentication."""
+    return f"{prefix}spillway:idem:@{tenant}:{function}:{key}"

@@ -30,6 +30,9 @@ from functions import cliargs
         (cliargs.positive_duration, "0.5s", 0.5),
         (cliargs.json_value, '{"n": 1}', {"n": 1}),
         (cliargs.json_value, "[]", []),
+        (cliargs.timestamp, "2027-01-31T12:00:00Z", 1801396800.0),
+        (cliargs.timestamp, "2027-01-31T14:00:00+02:00", 1801396800.0),
+        (cliargs.names, "echo, sleep", ("echo", "sleep")),
     ],
 )
 def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -> None:
@@ -58,6 +61,9 @@ def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -
         (cliargs.positive_duration, "0m", "must be a positive duration, not 0m"),
         (cliargs.json_value, "{n: 1}", "not JSON (Expecting property name"),
         (cliargs.json_value, "@/no/such/file.json", "cannot read '/no/such/file.json'"),
+        (cliargs.timestamp, "tomorrow", "not an ISO 8601 time: 'tomorrow'"),
+        (cliargs.timestamp, "2027-01-31T12:00:00", "give the time's offset"),
+        (cliargs.names, "a,,b", "expected names separated by commas"),
     ],
 )
 def test_refused_values_say_why(parse: Callable[[str], Any], text: str, message: str) -> None:
