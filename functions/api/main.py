@@ -6,6 +6,7 @@ built the Redis pool and the submitter, and then only while Redis answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,14 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from functions import registry as registry_module
-from functions.api import problems
+from functions.api import keyfile, problems
 from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
 from functions.api.resp import Client
 from functions.api.routes import catalog, dead_letters, docs, health, metrics, status, submissions
 from functions.api.submit import Submitter
+from functions.apikeys import specs
 from functions.settings import get_settings, redact_url
 
 log = logging.getLogger("spillway.api")
@@ -39,6 +41,10 @@ def redis_client(url: str, timeout: float) -> Client:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
     app.state.submitter = Submitter(redis, settings, registry)
+    loading = None
+    if settings.KEYS_FILE:  # read by `spillway api` first, which reports a broken file
+        found = specs.read(settings.KEYS_FILE)
+        loading = asyncio.create_task(keyfile.load(app.state.submitter, found))
     app.state.initialised = True
     log.info(
         "spillway api ready to serve %d functions via %s",
@@ -49,6 +55,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.initialised = False
+        if loading is not None:
+            loading.cancel()
         await redis.aclose()
 
 

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from functions import keys, records
 from functions.api.admission import Admission
 from functions.api.durability import Durability
+from functions.api.keycache import KeyCache
+from functions.api.quotas import Quota, RateLimited, RateState, TenantBacklogFull
 from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
@@ -25,9 +27,13 @@ from functions.settings import Settings
 
 T = TypeVar("T")
 
-# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message.
-# ARGV: max backlog, idempotency value, idempotency ttl, (unused), function, submitted_at, then
-# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay.
+# KEYS[1] queue list, KEYS[2] idempotency key or "", KEYS[3..] one record key per message,
+# then, with a quota, the key's rate state and the tenant's backlog counter.
+# ARGV: max backlog, idempotency value, idempotency ttl, quota ("" for none, else
+# "tenant\trate\tburst\tmax backlog": functions/api/quotas.py), function, submitted_at, then
+# the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay;
+# with a quota, 3 over the rate {3, retry ms, reset ms, never fits}, 4 over the tenant's share
+# {4, held, limit}, and 1 gains {remaining, reset ms} of the rate.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
@@ -38,6 +44,30 @@ if KEYS[2] ~= '' then
   if prior then return {2, depth, prior} end
 end
 local n = #ARGV - 6
+-- Quota (functions/api/quotas.py): checked before anything is written, written after.
+local q_tenant, q_rate, q_burst, q_share, q_now, q_tat, q_step
+if ARGV[4] ~= '' then
+  q_tenant, q_rate, q_burst, q_share = string.match(ARGV[4], '^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+  q_rate, q_burst, q_share = tonumber(q_rate), tonumber(q_burst), tonumber(q_share)
+  if q_share > 0 then
+    local held = tonumber(redis.call('GET', KEYS[4 + n]) or '0')
+    if held + n > q_share then return {4, held, q_share} end
+  end
+  if q_rate > 0 then
+    -- TIME before a write: Redis 6.2 must replicate this script's effects, not the script.
+    redis.replicate_commands()
+    local t = redis.call('TIME')
+    q_now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+    q_step = 1000 / q_rate
+    local tat = tonumber(redis.call('GET', KEYS[3 + n]) or '0')
+    if tat < q_now then tat = q_now end
+    q_tat = tat + q_step * n
+    local allow_at = q_tat - q_step * q_burst
+    if allow_at > q_now then
+      return {3, math.ceil(allow_at - q_now), math.ceil(tat - q_now), n > q_burst and 1 or 0}
+    end
+  end
+end
 if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
 for i = 1, n do
   redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
@@ -50,6 +80,16 @@ for i = 7, #ARGV, 500 do
 end
 if KEYS[2] ~= '' then
   redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
+end
+if q_tenant then
+  -- `share` names the counter the worker's scripts take this invocation from when it finishes.
+  for i = 1, n do redis.call('HSET', KEYS[2 + i], 'tenant', q_tenant, 'share', KEYS[4 + n]) end
+  redis.call('INCRBY', KEYS[4 + n], n)
+  if q_tat then
+    redis.call('SET', KEYS[3 + n], string.format('%.3f', q_tat), 'PX', math.ceil(q_tat - q_now) + 1)
+    local remaining = math.floor((q_now - (q_tat - q_step * q_burst)) / q_step)
+    return {1, depth + n, '', remaining, math.ceil(q_tat - q_now)}
+  end
 end
 return {1, depth + n, ''}
 """
@@ -91,6 +131,7 @@ class Accepted:
     ids: list[str]
     depth: int
     replayed: bool = False
+    rate: RateState | None = None  # what the key's rate left, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +151,7 @@ class Submitter:
         self.misconfigured: str | None = None  # why this Redis can never serve (readiness)
         self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
+        self.key_cache = KeyCache(settings.AUTH_CACHE)  # API keys read (functions/api/auth.py)
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a Redis call (the client applies the deadline). Failures of any kind become
@@ -132,6 +174,7 @@ class Submitter:
         payloads_json: list[str],
         *,
         idempotency_key: str | None = None,
+        quota: Quota | None = None,
     ) -> Accepted:
         if self.admission.due():
             await self._sample_memory()
@@ -144,7 +187,12 @@ class Submitter:
         idem_value = ""
         fingerprint = ""
         if idempotency_key is not None:
-            idem_key = keys.idempotency_key(prefix, spec.name, idempotency_key)
+            if quota is not None:  # per tenant: tenants never see each other's ids
+                idem_key = keys.tenant_idempotency_key(
+                    prefix, quota.tenant, spec.name, idempotency_key
+                )
+            else:
+                idem_key = keys.idempotency_key(prefix, spec.name, idempotency_key)
             fingerprint = _fingerprint(payloads_json)
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
@@ -153,11 +201,14 @@ class Submitter:
             idem_key,
             *(keys.record_key(prefix, i) for i in ids),
         ]
+        if quota is not None:
+            script_keys.append(keys.rate_key(prefix, quota.key_id))
+            script_keys.append(keys.tenant_backlog_key(prefix, quota.tenant))
         args = [
             max_backlog,
             idem_value,
             self.settings.IDEMPOTENCY_TTL,
-            "",
+            quota.encode() if quota is not None else "",
             spec.name,
             f"{time.time():.6f}",
             *messages,
@@ -192,6 +243,10 @@ class Submitter:
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
             raise BacklogFull(depth, max_backlog)
+        if outcome == 3:
+            raise RateLimited(int(result[1]), int(result[2]), bool(int(result[3])))
+        if outcome == 4:
+            raise TenantBacklogFull(int(result[1]), int(result[2]))
         if outcome == 2:
             prior_text = prior.decode() if isinstance(prior, bytes) else str(prior)
             prior_fp, _, prior_ids = prior_text.partition("|")
@@ -200,7 +255,8 @@ class Submitter:
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
         if then is not None and (missing := self.durability.shortfall(ack)):
             raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
-        return Accepted(ids=ids, depth=depth)
+        rate = RateState(int(result[3]), int(result[4])) if len(result) > 4 else None
+        return Accepted(ids=ids, depth=depth, rate=rate)
 
     async def probe(self, timeout: float | None = None) -> None:
         """Return when Redis would take a submit now; else RedisUnavailable, saying why.
@@ -264,6 +320,31 @@ class Submitter:
             if not isinstance(value, int):
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
         return Backlog(dict(zip(queues, values[:-1], strict=True)), values[-1])
+
+    async def read_api_key(self, key_id: str) -> dict[bytes, bytes]:
+        """An API key's record (functions/apikeys/model.py), empty if there is none."""
+        flat: list[bytes] = await self.call(
+            self.redis.execute(
+                "HGETALL",
+                keys.api_key_key(self.settings.KEY_PREFIX, key_id),
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    async def read_owned(self, invocation_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The record as `read` gives it, and the tenant it belongs to ("" for none)."""
+        flat: list[bytes] = await self.call(
+            self.redis.execute(
+                "HGETALL",
+                keys.record_key(self.settings.KEY_PREFIX, invocation_id),
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        if not flat:
+            return None, ""
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        return records.decode(invocation_id, raw), raw.get(b"tenant", b"").decode()
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
         flat: list[bytes] = await self.call(

@@ -113,7 +113,8 @@ def run(
         except redis.RedisError as exc:
             fail(f"the Redis at {redact_url(redis_url)} stopped answering: {exc}", status=1)
         stack.callback(lock.release)
-        env = {**os.environ, "REDIS_URL": redis_url}
+        # A laptop's API: no keys, no tenants, no quotas (the manifests set `required`).
+        env = {**os.environ, "REDIS_URL": redis_url, "SPILLWAY_AUTH": "off"}
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
         )
@@ -125,6 +126,7 @@ def run(
         try:
             _wait_ready(f"{base}/readyz", api)  # or fail: the stack stops what started
             print(f"\nSpillway is up: {base}  (docs {base}/docs, Ctrl-C to stop)")
+            print("  API keys are OFF (SPILLWAY_AUTH=off): anyone who reaches the port may call it")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"

@@ -7,7 +7,8 @@ import re
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from functions.api.deps import SubmitterDep
+from functions.api.auth import owns
+from functions.api.deps import ReadAccess, SubmitterDep
 from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
 
@@ -20,13 +21,18 @@ _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}
 @router.get(
     "/invocations/{invocation_id}",
     response_model=Invocation,
-    responses={404: _PROBLEM, 503: _PROBLEM},
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 503: _PROBLEM},
     summary="Read an invocation's state",
 )
-async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
+async def get_invocation(
+    invocation_id: str, submitter: SubmitterDep, caller: ReadAccess
+) -> JSONResponse:
     # RedisUnavailable becomes the 503 problem (functions/api/problems.py).
-    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
-    if record is None:
+    record, tenant = (
+        await submitter.read_owned(invocation_id) if _ID.match(invocation_id) else (None, "")
+    )
+    # Another tenant's invocation is exactly an unknown one: an id alone proves nothing.
+    if record is None or not owns(caller, tenant):
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )

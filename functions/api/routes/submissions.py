@@ -24,8 +24,16 @@ from starlette.types import Scope
 
 from functions.api import metrics
 from functions.api.admission import MemoryFull
+from functions.api.auth import Caller, authenticate, require_invoke
 from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
+from functions.api.quotas import (
+    RateLimited,
+    TenantBacklogFull,
+    backlog_headers,
+    limited_headers,
+    rate_headers,
+)
 from functions.api.submit import (
     Accepted,
     BacklogFull,
@@ -151,11 +159,18 @@ def _non_finite(spec: FunctionSpec, exc: NonFinite) -> Problem:
 
 
 async def _enqueue(
-    submitter: Submitter, spec: FunctionSpec, payloads: list[str], idempotency_key: str | None
+    submitter: Submitter,
+    spec: FunctionSpec,
+    payloads: list[str],
+    idempotency_key: str | None,
+    caller: Caller,
 ) -> Accepted:
     settings = submitter.settings
+    quota = caller.quota
     try:
-        accepted = await submitter.submit(spec, payloads, idempotency_key=idempotency_key)
+        accepted = await submitter.submit(
+            spec, payloads, idempotency_key=idempotency_key, quota=quota
+        )
     except MemoryFull as exc:
         metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
         raise Problem(
@@ -179,6 +194,25 @@ async def _enqueue(
             f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
             headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
         ) from exc
+    except RateLimited as exc:
+        assert quota is not None
+        metrics.REJECTED.labels(spec.name, "rate_limited").inc(len(payloads))
+        detail = (
+            f"a batch of {len(payloads)} is larger than this key's burst ({quota.burst})"
+            if exc.never
+            else f"this key may submit {quota.rate:g} invocations per second (burst "
+            f"{quota.burst}); nothing was enqueued"
+        )
+        raise Problem("rate-limited", detail, headers=limited_headers(quota, exc)) from exc
+    except TenantBacklogFull as exc:
+        assert quota is not None
+        metrics.REJECTED.labels(spec.name, "tenant_backlog").inc(len(payloads))
+        raise Problem(
+            "tenant-backlog-full",
+            f"tenant {quota.tenant!r} has {exc.held} unfinished invocations; this key allows "
+            f"{exc.limit}; nothing was enqueued",
+            headers=backlog_headers(quota, exc.held, settings.BACKLOG_RETRY_AFTER),
+        ) from exc
     except IdempotencyConflict as exc:
         metrics.REJECTED.labels(spec.name, "conflict").inc()
         raise Problem(
@@ -192,7 +226,9 @@ async def _enqueue(
 
 async def invoke(request: Request) -> Response:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
+    caller = await authenticate(request.headers, request.app.state.submitter)
     submitter, spec, idempotency_key = _submission(request)
+    require_invoke(caller, spec.name)
     settings = submitter.settings
     wait = _wait(request, settings)
     body = await request.body()
@@ -209,10 +245,12 @@ async def invoke(request: Request) -> Response:
             f"invalid input for {spec.name!r}",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
-    accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key)
+    accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key, caller)
     invocation_id = accepted.ids[0]
     status_url = f"/v1/invocations/{invocation_id}"
     headers = {"Location": status_url}
+    if accepted.rate is not None and caller.quota is not None:
+        headers.update(rate_headers(caller.quota, accepted.rate))
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
     status = "queued"
@@ -240,7 +278,9 @@ async def invoke(request: Request) -> Response:
 
 async def invoke_batch(request: Request) -> Response:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
+    caller = await authenticate(request.headers, request.app.state.submitter)
     submitter, spec, idempotency_key = _submission(request)
+    require_invoke(caller, spec.name)
     settings = submitter.settings
     if request.scope["query_string"] and "wait" in request.query_params:
         _bad_wait(
@@ -293,8 +333,10 @@ async def invoke_batch(request: Request) -> Response:
             invalid_indexes=bad,
             errors=errors,
         )
-    accepted = await _enqueue(submitter, spec, payloads, idempotency_key)
-    headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
+    accepted = await _enqueue(submitter, spec, payloads, idempotency_key, caller)
+    headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
+    if accepted.rate is not None and caller.quota is not None:
+        headers.update(rate_headers(caller.quota, accepted.rate))
     return _json(202, _compact({"ids": accepted.ids}), headers)
 
 
