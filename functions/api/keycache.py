@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from functions.apikeys.model import ApiKey
 
 # Ids are random: past this many held entries (a flood of made-up ids) the cache starts over.
 MAX_ENTRIES = 10_000
 
-Fetch = Callable[[str], Awaitable[Mapping[bytes, bytes]]]
+Fetch = Callable[[str], Awaitable[Mapping[bytes, Any]]]
 
 
 class KeyCache:
@@ -31,7 +32,9 @@ class KeyCache:
         if held is not None and held[0] > now:
             return held[1]
         raw = await fetch(key_id)  # RedisUnavailable: the 503 problem, nothing held
-        key = ApiKey.from_fields(key_id, raw) if raw else None
+        # Decoded either way (every field None when the id is unknown): the same work.
+        decoded = ApiKey.from_fields(key_id, raw)
+        key = decoded if decoded.sha256 else None
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[key_id] = (now + self.ttl, key)

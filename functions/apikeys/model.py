@@ -24,6 +24,9 @@ TOKEN = re.compile(r"^spw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 FUNCTION = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+# A record's fields, in the order the API reads them (one HMGET).
+FIELDS = ("tenant", "sha256", "scopes", "functions", "rate", "burst", "max_backlog", "expires",
+          "revoked", "created_at", "source", "spec")  # fmt: skip
 # Compared against when the id is unknown, so that both refusals cost one hash and one compare.
 _NO_DIGEST = hashlib.sha256(b"no such key").hexdigest()
 
@@ -96,7 +99,7 @@ class ApiKey:
 
     @classmethod
     def from_fields(cls, key_id: str, raw: Mapping[Any, Any]) -> ApiKey:
-        f = {_str(k): _str(v) for k, v in raw.items()}
+        f = {_str(k): _str(v) for k, v in raw.items() if v is not None}
         functions = f.get("functions", "*")
         return cls(
             id=key_id,
