@@ -17,6 +17,7 @@ from fastapi.telemetry import TelemetryConfig
 
 from functions import registry as registry_module
 from functions.api import keyfile, problems
+from functions.api.deadline import BodyDeadlineMiddleware
 from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
@@ -84,6 +85,8 @@ app.include_router(docs.router)
 app.include_router(dead_letters.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)
+# Outermost, so a body's deadline starts when the request does.
+app.add_middleware(BodyDeadlineMiddleware, timeout=settings.BODY_TIMEOUT)
 problems.install(app)
 
 

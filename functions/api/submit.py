@@ -21,6 +21,7 @@ from functions.api.durability import Durability
 from functions.api.keycache import KeyCache
 from functions.api.quotas import Quota, RateLimited, RateState, TenantBacklogFull
 from functions.api.resp import Client, ReplyError, Script, Unanswered
+from functions.api.waits import WaitSlots
 from functions.apikeys.model import FIELDS
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
@@ -154,6 +155,7 @@ class Submitter:
         self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
         self.key_cache = KeyCache(settings.AUTH_CACHE)  # API keys read (functions/api/auth.py)
+        self.waits = WaitSlots(settings.MAX_WAITS, settings.MAX_WAITS_PER_KEY)  # ?wait= held
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a Redis call (the client applies the deadline). Failures of any kind become

@@ -42,6 +42,7 @@ from functions.api.submit import (
     RedisUnavailable,
     Submitter,
 )
+from functions.api.waits import Slot, TooManyWaits
 from functions.records import TERMINAL
 from functions.registry import FunctionSpec
 from functions.settings import Settings
@@ -224,6 +225,23 @@ async def _enqueue(
     return accepted
 
 
+def _wait_slot(
+    submitter: Submitter, spec: FunctionSpec, caller: Caller, wait: float | None
+) -> Slot | None:
+    """A held-wait slot for a `?wait=` above 0 (functions/api/waits.py), or the 429 problem."""
+    if not wait:
+        return None
+    try:
+        return submitter.waits.take(caller.key_id)
+    except TooManyWaits as exc:
+        metrics.REJECTED.labels(spec.name, "too_many_waits").inc()
+        raise Problem(
+            "too-many-waits",
+            f"{exc.detail}; nothing was enqueued: submit without ?wait and poll the status URL",
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
 async def invoke(request: Request) -> Response:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
     caller = await authenticate(request.headers, request.app.state.submitter)
@@ -245,7 +263,15 @@ async def invoke(request: Request) -> Response:
             f"invalid input for {spec.name!r}",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
-    accepted = await _enqueue(submitter, spec, [payload.model_dump_json()], idempotency_key, caller)
+    slot = _wait_slot(submitter, spec, caller, wait)  # refused before anything is enqueued
+    try:
+        accepted = await _enqueue(
+            submitter, spec, [payload.model_dump_json()], idempotency_key, caller
+        )
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
     invocation_id = accepted.ids[0]
     status_url = f"/v1/invocations/{invocation_id}"
     headers = {"Location": status_url}
@@ -260,6 +286,9 @@ async def invoke(request: Request) -> Response:
         except RedisUnavailable:
             # Accepted already: answer 202 and let the client poll, rather than fail the submit.
             record = None
+        finally:
+            if slot is not None:
+                slot.release()
         if record is not None and record["status"] in TERMINAL:
             return _json(200, _compact(record), headers)
         # Not finished in time: say where it is (running, retrying...), as last read.
