@@ -82,7 +82,13 @@ def uvicorn_argv(module: str, port: int, cpus: Cpus) -> list[str]:
 
 
 def wrk(
-    port: int, path: str, body_file: Path, duration: int, connections: int, cpus: Cpus
+    port: int,
+    path: str,
+    body_file: Path,
+    duration: int,
+    connections: int,
+    cpus: Cpus,
+    authorization: str = "",
 ) -> dict[str, Any]:
     argv = [
         *cpus.taskset("load"),
@@ -96,7 +102,7 @@ def wrk(
         str(LUA),
         f"http://127.0.0.1:{port}{path}",
     ]
-    env = dict(os.environ, BENCH_BODY_FILE=str(body_file))
+    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_AUTHORIZATION=authorization)
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
