@@ -47,6 +47,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         found = specs.read(settings.KEYS_FILE)
         loading = asyncio.create_task(keyfile.load(app.state.submitter, found))
     app.state.initialised = True
+    if settings.AUTH == "off":
+        log.warning(
+            "SPILLWAY_AUTH=off: no API keys, tenants or quotas; anyone reaching the port may call it"
+        )
     log.info(
         "spillway api ready to serve %d functions via %s",
         len(registry),

@@ -354,16 +354,7 @@ class Submitter:
         return records.decode(invocation_id, raw), raw.get(b"tenant", b"").decode()
 
     async def read(self, invocation_id: str) -> dict[str, Any] | None:
-        flat: list[bytes] = await self.call(
-            self.redis.execute(
-                "HGETALL",
-                keys.record_key(self.settings.KEY_PREFIX, invocation_id),
-                timeout=self.settings.REDIS_TIMEOUT,
-            )
-        )
-        if not flat:
-            return None
-        return records.decode(invocation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return (await self.read_owned(invocation_id))[0]
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
         """Poll the record until it is terminal or `seconds` pass, and return it as last read

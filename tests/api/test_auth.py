@@ -11,14 +11,11 @@ import pytest
 import redis
 
 from functions.apikeys.model import new_secret
+from tests.support.apikeys import bearer
 
 pytestmark = pytest.mark.anyio
 
 ECHO = "/v1/functions/echo/invocations"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 def assert_unauthorized(response: httpx.Response) -> None:

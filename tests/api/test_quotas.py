@@ -12,14 +12,11 @@ import redis
 
 from functions.api import metrics
 from functions.settings import Settings
+from tests.support.apikeys import bearer
 
 pytestmark = pytest.mark.anyio
 
 ECHO = "/v1/functions/echo/invocations"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 def rejected(reason: str) -> float:

@@ -9,13 +9,11 @@ import httpx
 import pytest
 import redis
 
+from tests.support.apikeys import bearer
+
 pytestmark = pytest.mark.anyio
 
 ECHO = "/v1/functions/echo/invocations"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def test_another_tenants_invocation_is_a_404_like_a_missing_one(

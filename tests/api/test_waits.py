@@ -12,14 +12,11 @@ import redis
 
 from functions.api.main import app
 from functions.settings import Settings
+from tests.support.apikeys import bearer
 
 pytestmark = pytest.mark.anyio
 
 SLEEP = "/v1/functions/sleep/invocations"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
 
 
 async def test_waits_are_capped_per_key_and_per_process(

@@ -4,26 +4,13 @@ and every refusal is one `spillway: error:` line with exit 2."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import redis
 
 from functions.apikeys.cli import SCOPES as CLI_SCOPES
 from functions.apikeys.model import SCOPES, digest, parse
-from tests.support.processes import ROOT, base_env
-
-
-def keys(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "functions.cli", "keys", *args],
-        env=base_env(redis_url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.support.apikeys import spillway_keys as keys
 
 
 def test_the_cli_offers_the_models_scopes() -> None:

@@ -18,6 +18,7 @@ import redis
 
 from functions.apikeys import specs
 from functions.apikeys.model import ApiKey, digest, new_secret, token
+from tests.support.apikeys import bearer, spillway_keys
 from tests.support.processes import ROOT, Proc, base_env, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -25,20 +26,9 @@ AUTH = {"SPILLWAY_AUTH": "required"}
 
 
 def keys(redis_url: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "functions.cli", "keys", *args],
-        env=base_env(redis_url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = spillway_keys(redis_url, *args)
+    assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"}
 
 
 def test_a_revocation_reaches_every_replica_within_a_second(
