@@ -49,7 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.initialised = True
     if settings.AUTH == "off":
         log.warning(
-            "SPILLWAY_AUTH=off: no API keys, tenants or quotas; anyone reaching the port may call it"
+            "SPILLWAY_AUTH=off: no API keys, tenants or quotas; anyone who reaches the port "
+            "may call it"
         )
     log.info(
         "spillway api ready to serve %d functions via %s",
