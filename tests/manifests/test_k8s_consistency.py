@@ -120,6 +120,9 @@ def test_required_settings_are_set(pods: list[Pod]) -> None:
             # API keys on every /v1 request: stated in the manifest, not left to the default.
             assert pod.env.get("SPILLWAY_AUTH") == "required", f"{pod.where}: SPILLWAY_AUTH"
             assert pod.settings.AUTH == "required"
+            # Held ?wait requests must leave some of the pod's request slots to submits.
+            concurrency = pod.template.spec["containerConcurrency"]
+            assert pod.settings.MAX_WAITS < concurrency, f"{pod.where}: SPILLWAY_MAX_WAITS"
 
 
 def test_api_and_workers_of_a_kustomization_share_keys(pods: list[Pod]) -> None:
