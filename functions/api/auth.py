@@ -72,7 +72,8 @@ async def authenticate(headers: Headers, submitter: Submitter) -> Caller:
     if parsed is None:
         raise unauthorized("the key is malformed (keys look like spw_<id>_<secret>)")
     key_id, secret = parsed
-    record = await submitter.key_cache.get(key_id, submitter.read_api_key)
+    held = await submitter.key_cache.get(key_id, submitter.read_api_key)
+    record = held.key
     # The same words, and the same work, for an unknown id and a wrong secret.
     if not check(record, secret) or record is None:
         raise unauthorized("the key is not valid")
@@ -80,7 +81,10 @@ async def authenticate(headers: Headers, submitter: Submitter) -> Caller:
         raise unauthorized("the key was revoked")
     if record.expired(time.time()):
         raise unauthorized("the key has expired")
-    return _caller(record, submitter)
+    if held.derived is None:  # once per read of the key, not once per request
+        held.derived = _caller(record, submitter)
+    caller: Caller = held.derived
+    return caller
 
 
 def _caller(key: ApiKey, submitter: Submitter) -> Caller:

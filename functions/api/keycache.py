@@ -21,21 +21,33 @@ MAX_ENTRIES = 10_000
 Fetch = Callable[[str], Awaitable[Mapping[bytes, Any]]]
 
 
+class Held:
+    """A key as read, until `until`; `derived` keeps what a caller computes from it once (the
+    authenticated caller with its limits), so a request served from memory does not redo it."""
+
+    __slots__ = ("until", "key", "derived")
+
+    def __init__(self, until: float, key: ApiKey | None) -> None:
+        self.until = until
+        self.key = key
+        self.derived: Any = None
+
+
 class KeyCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, ApiKey | None]] = {}
+        self._entries: dict[str, Held] = {}
 
-    async def get(self, key_id: str, fetch: Fetch) -> ApiKey | None:
+    async def get(self, key_id: str, fetch: Fetch) -> Held:
         now = time.monotonic()
         held = self._entries.get(key_id)
-        if held is not None and held[0] > now:
-            return held[1]
+        if held is not None and held.until > now:
+            return held
         raw = await fetch(key_id)  # RedisUnavailable: the 503 problem, nothing held
         # Decoded either way (every field None when the id is unknown): the same work.
         decoded = ApiKey.from_fields(key_id, raw)
         key = decoded if decoded.sha256 else None
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[key_id] = (now + self.ttl, key)
-        return key
+        held = self._entries[key_id] = Held(now + self.ttl, key)
+        return held

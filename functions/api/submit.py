@@ -72,11 +72,17 @@ if ARGV[4] ~= '' then
   end
 end
 if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
-for i = 1, n do
-  redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
-             'submitted_at', ARGV[6], 'attempts', '0')
-  if KEYS[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
+-- One HSET per record, its fields built once (a batch writes n records).
+local fields = {'function', ARGV[5], 'status', 'queued', 'submitted_at', ARGV[6], 'attempts', '0'}
+if KEYS[2] ~= '' then
+  fields[#fields + 1] = 'idem'
+  fields[#fields + 1] = KEYS[2]
 end
+if q_tenant then
+  -- `share` names the counter the worker's scripts take this invocation from when it finishes.
+  for _, v in ipairs({'tenant', q_tenant, 'share', KEYS[4 + n]}) do fields[#fields + 1] = v end
+end
+for i = 1, n do redis.call('HSET', KEYS[2 + i], unpack(fields)) end
 -- Lua's unpack has a small stack limit: push in slices.
 for i = 7, #ARGV, 500 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
@@ -85,8 +91,6 @@ if KEYS[2] ~= '' then
   redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
 end
 if q_tenant then
-  -- `share` names the counter the worker's scripts take this invocation from when it finishes.
-  for i = 1, n do redis.call('HSET', KEYS[2 + i], 'tenant', q_tenant, 'share', KEYS[4 + n]) end
   redis.call('INCRBY', KEYS[4 + n], n)
   if q_tat then
     redis.call('SET', KEYS[3 + n], string.format('%.3f', q_tat), 'PX', math.ceil(q_tat - q_now) + 1)
