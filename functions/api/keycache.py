@@ -23,14 +23,16 @@ Fetch = Callable[[str], Awaitable[Mapping[bytes, Any]]]
 
 class Held:
     """A key as read, until `until`; `derived` keeps what a caller computes from it once (the
-    authenticated caller with its limits), so a request served from memory does not redo it."""
+    authenticated caller with its limits) and `secret` the secret verified against it, so a
+    request served from memory does not redo either. Both go when the entry does."""
 
-    __slots__ = ("until", "key", "derived")
+    __slots__ = ("until", "key", "derived", "secret")
 
     def __init__(self, until: float, key: ApiKey | None) -> None:
         self.until = until
         self.key = key
         self.derived: Any = None
+        self.secret: str | None = None  # a secret verified against `key` (functions/api/auth.py)
 
 
 class KeyCache:

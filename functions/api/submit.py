@@ -19,7 +19,7 @@ from functions import keys, records
 from functions.api.admission import Admission
 from functions.api.durability import Durability
 from functions.api.keycache import KeyCache
-from functions.api.quotas import Quota, RateLimited, RateState, TenantBacklogFull
+from functions.api.quotas import Quota, RateLimited, TenantBacklogFull
 from functions.api.resp import Client, ReplyError, Script, Unanswered
 from functions.api.waits import WaitSlots
 from functions.apikeys.model import FIELDS
@@ -36,7 +36,7 @@ FIELD_NAMES = [name.encode() for name in FIELDS]
 # "tenant\trate\tburst\tmax backlog": functions/api/quotas.py), function, submitted_at, then
 # the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog full, 2 idempotent replay;
 # with a quota, 3 over the rate {3, retry ms, reset ms, never fits}, 4 over the tenant's share
-# {4, held, limit}, and 1 gains {remaining, reset ms} of the rate.
+# {4, held, limit}.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
@@ -57,10 +57,9 @@ if ARGV[4] ~= '' then
     if held + n > q_share then return {4, held, q_share} end
   end
   if q_rate > 0 then
-    -- TIME before a write: Redis 6.2 must replicate this script's effects, not the script.
-    redis.replicate_commands()
-    local t = redis.call('TIME')
-    q_now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+    -- The API's clock (submitted_at), not Redis TIME: no TIME call, no effects replication
+    -- needed on Redis 6.2, and pods' clocks agree to far less than a key's interval.
+    q_now = tonumber(ARGV[6]) * 1000
     q_step = 1000 / q_rate
     local tat = tonumber(redis.call('GET', KEYS[3 + n]) or '0')
     if tat < q_now then tat = q_now end
@@ -94,8 +93,6 @@ if q_tenant then
   redis.call('INCRBY', KEYS[4 + n], n)
   if q_tat then
     redis.call('SET', KEYS[3 + n], string.format('%.3f', q_tat), 'PX', math.ceil(q_tat - q_now) + 1)
-    local remaining = math.floor((q_now - (q_tat - q_step * q_burst)) / q_step)
-    return {1, depth + n, '', remaining, math.ceil(q_tat - q_now)}
   end
 end
 return {1, depth + n, ''}
@@ -138,7 +135,6 @@ class Accepted:
     ids: list[str]
     depth: int
     replayed: bool = False
-    rate: RateState | None = None  # what the key's rate left, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,14 +205,13 @@ class Submitter:
             idem_key,
             *(keys.record_key(prefix, i) for i in ids),
         ]
-        if quota is not None:
-            script_keys.append(keys.rate_key(prefix, quota.key_id))
-            script_keys.append(keys.tenant_backlog_key(prefix, quota.tenant))
+        if quota is not None:  # its rate state and its tenant's counter, named once per key read
+            script_keys += quota.script_keys
         args = [
             max_backlog,
             idem_value,
             self.settings.IDEMPOTENCY_TTL,
-            quota.encode() if quota is not None else "",
+            quota.argv if quota is not None else "",
             spec.name,
             f"{time.time():.6f}",
             *messages,
@@ -263,8 +258,7 @@ class Submitter:
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
         if then is not None and (missing := self.durability.shortfall(ack)):
             raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
-        rate = RateState(int(result[3]), int(result[4])) if len(result) > 4 else None
-        return Accepted(ids=ids, depth=depth, rate=rate)
+        return Accepted(ids=ids, depth=depth)
 
     async def probe(self, timeout: float | None = None) -> None:
         """Return when Redis would take a submit now; else RedisUnavailable, saying why.

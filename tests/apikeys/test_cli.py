@@ -8,6 +8,7 @@ import json
 import pytest
 import redis
 
+from functions.apikeys import specs
 from functions.apikeys.cli import SCOPES as CLI_SCOPES
 from functions.apikeys.model import SCOPES, digest, parse
 from tests.support.apikeys import spillway_keys as keys
@@ -92,3 +93,16 @@ def test_an_unreachable_redis_is_one_line() -> None:
         and "pw-123" not in done.stderr
     )
     assert done.stderr.count("\n") == 1
+
+
+def test_create_spec_prints_a_line_for_the_key_file_and_stores_nothing(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    done = keys(redis_url, "create", "--tenant", "acme", "--rate", "3", "--spec", "--json")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    line = specs.parse(printed["spec"], "printed")
+    _, secret = parse(printed["key"]) or ("", "")
+    assert line.id == printed["id"] and line.sha256 == digest(secret) and line.rate == 3.0
+    assert secret not in json.dumps(printed["spec"])
+    assert redis_client.keys("spillway:auth:*") == []

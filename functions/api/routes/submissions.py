@@ -32,7 +32,6 @@ from functions.api.quotas import (
     TenantBacklogFull,
     backlog_headers,
     limited_headers,
-    rate_headers,
 )
 from functions.api.submit import (
     Accepted,
@@ -275,8 +274,6 @@ async def invoke(request: Request) -> Response:
     invocation_id = accepted.ids[0]
     status_url = f"/v1/invocations/{invocation_id}"
     headers = {"Location": status_url}
-    if accepted.rate is not None and caller.quota is not None:
-        headers.update(rate_headers(caller.quota, accepted.rate))
     if accepted.replayed:
         headers["Idempotent-Replayed"] = "true"
     status = "queued"
@@ -363,9 +360,7 @@ async def invoke_batch(request: Request) -> Response:
             errors=errors,
         )
     accepted = await _enqueue(submitter, spec, payloads, idempotency_key, caller)
-    headers = {"Idempotent-Replayed": "true"} if accepted.replayed else {}
-    if accepted.rate is not None and caller.quota is not None:
-        headers.update(rate_headers(caller.quota, accepted.rate))
+    headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
     return _json(202, _compact({"ids": accepted.ids}), headers)
 
 
