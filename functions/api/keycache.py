@@ -18,6 +18,15 @@ from functions.apikeys.model import ApiKey
 # Ids are random: past this many held entries (a flood of made-up ids) the cache starts over.
 MAX_ENTRIES = 10_000
 
+# A record as a key's HMGET returns it, for unknown ids to decode (functions/api/submit.py).
+_STAND_IN: dict[bytes, Any] = {
+    name.encode(): value.encode()
+    for name, value in ApiKey(
+        id="0" * 16, tenant="stand-in", sha256="0" * 64, rate=1.0, burst=1, max_backlog=1,
+        expires=1.0, created_at=1.0,
+    ).to_fields().items()
+}  # fmt: skip
+
 Fetch = Callable[[str], Awaitable[Mapping[bytes, Any]]]
 
 
@@ -46,9 +55,11 @@ class KeyCache:
         if held is not None and held.until > now:
             return held
         raw = await fetch(key_id)  # RedisUnavailable: the 503 problem, nothing held
-        # Decoded either way (every field None when the id is unknown): the same work.
-        decoded = ApiKey.from_fields(key_id, raw)
-        key = decoded if decoded.sha256 else None
+        # An unknown id (every field None) decodes a stand-in record of the same shape: the
+        # same work as a known one (about 10 us less otherwise, bench/authtiming.py).
+        found = raw.get(b"sha256") is not None
+        decoded = ApiKey.from_fields(key_id, raw if found else _STAND_IN)
+        key = decoded if found else None
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         held = self._entries[key_id] = Held(now + self.ttl, key)
