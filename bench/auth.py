@@ -82,14 +82,16 @@ def one_run(
     return result
 
 
-def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
+def run(
+    config: Config, cpus: Cpus, log: Any = print, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, Any]:
     bodies = write_bodies()
     rounds: list[dict[str, Any]] = []
     with redis_server(cpus.load) as server:
         client = redis.Redis.from_url(server.url)
         for r in range(config.rounds):
             current: dict[str, dict[str, Any]] = {}
-            for variant in rotate(list(VARIANTS), r):
+            for variant in rotate(list(variants), r):
                 result = clean_run(
                     f"round {r + 1} {variant}",
                     functools.partial(one_run, variant, client, server.url, config, cpus, bodies),
@@ -103,29 +105,41 @@ def run(config: Config, cpus: Cpus, log: Any = print) -> dict[str, Any]:
                     f"{result['status_errors']}  others-on-cpu "
                     f"{result['others_on_server_cpu_pct']:.1f}%"
                 )
-            off, on = current["off"], current["on"]
-            rounds.append(
-                {
-                    "runs": current,
-                    "throughput_on_vs_off": on["rps"] / off["rps"],
-                    "p99_on_vs_off": on["p99_us"] / off["p99_us"],
-                    "batch_vs_single_off": current["off-batch"]["invocations_per_s"] / off["rps"],
-                    "batch_vs_single_on": current["on-batch"]["invocations_per_s"] / on["rps"],
-                    "batch_throughput_on_vs_off": current["on-batch"]["invocations_per_s"]
-                    / current["off-batch"]["invocations_per_s"],
-                    "non_2xx": sum(x["status_errors"] for x in current.values()),
-                    "clean": all_clean(current.values()),
-                }
-            )
+            entry: dict[str, Any] = {
+                "runs": current,
+                "non_2xx": sum(x["status_errors"] for x in current.values()),
+                "clean": all_clean(current.values()),
+            }
+            if "on" in current:
+                off, on = current["off"], current["on"]
+                entry.update(
+                    throughput_on_vs_off=on["rps"] / off["rps"],
+                    p99_on_vs_off=on["p99_us"] / off["p99_us"],
+                )
+            if "on-batch" in current:
+                off_batch, on_batch = current["off-batch"], current["on-batch"]
+                entry.update(
+                    batch_throughput_on_vs_off=on_batch["invocations_per_s"]
+                    / off_batch["invocations_per_s"],
+                    batch_p99_on_vs_off=on_batch["p99_us"] / off_batch["p99_us"],
+                )
+            if "on" in current and "on-batch" in current:
+                entry.update(
+                    batch_vs_single_off=current["off-batch"]["invocations_per_s"]
+                    / current["off"]["rps"],
+                    batch_vs_single_on=current["on-batch"]["invocations_per_s"]
+                    / current["on"]["rps"],
+                )
+            rounds.append(entry)
         client.close()
     kept = clean_only(rounds)
     keys = ("throughput_on_vs_off", "p99_on_vs_off", "batch_vs_single_off",
-            "batch_vs_single_on", "batch_throughput_on_vs_off")  # fmt: skip
+            "batch_vs_single_on", "batch_throughput_on_vs_off", "batch_p99_on_vs_off")  # fmt: skip
     return {
         "config": {**config.__dict__, "batch_size": payloads.BATCH_SIZE},
-        "ratios": {k: summary([r[k] for r in kept]) for k in keys},
-        "rps": {v: summary([r["runs"][v]["rps"] for r in kept]) for v in VARIANTS},
-        "p99_ms": {v: summary([r["runs"][v]["p99_us"] / 1000 for r in kept]) for v in VARIANTS},
+        "ratios": {k: summary([r[k] for r in kept]) for k in keys if k in kept[0]},
+        "rps": {v: summary([r["runs"][v]["rps"] for r in kept]) for v in variants},
+        "p99_ms": {v: summary([r["runs"][v]["p99_us"] / 1000 for r in kept]) for v in variants},
         "rounds_clean": sum(1 for r in rounds if r["clean"]),
         "rounds": rounds,
     }
@@ -135,14 +149,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.auth", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--single", action="store_true", help="off and on only, no batches")
+    parser.add_argument("--batch", action="store_true", help="the two batch variants only")
+    parser.add_argument("--tag", default="", help="appended to the result file's name")
     args = parser.parse_args()
     cpus = Cpus.detect()
     print(cpus.describe())
-    results = run(Config(rounds=args.rounds, duration=args.duration), cpus)
+    variants = ("off", "on") if args.single else VARIANTS
+    variants = ("off-batch", "on-batch") if args.batch else variants
+    results = run(Config(rounds=args.rounds, duration=args.duration), cpus, variants=variants)
     for name, s in results["ratios"].items():
         print(f"{name:28s} median {s['median']:.3f}  min {s['min']:.3f}  max {s['max']:.3f}")
     day = datetime.date.today().isoformat()
-    out = ROOT / "bench" / "results" / f"{day}-{machine()['host']}-auth.json"
+    out = ROOT / "bench" / "results" / f"{day}-{machine()['host']}-auth{args.tag}.json"
     out.write_text(json.dumps({"machine": machine(), "cpus": cpus.describe(), **results}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
 
