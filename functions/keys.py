@@ -92,7 +92,8 @@ def api_key_index(prefix: str) -> str:
 
 
 def rate_key(prefix: str, key_id: str) -> str:
-    """A key's GCRA state (its theoretical arrival time), written by the submit script."""
+    """A key's GCRA state (hash, field `tat`: its theoretical arrival time), written by the
+    submit script."""
     return f"{prefix}{AUTH}rate:{key_id}"
 
 

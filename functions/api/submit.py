@@ -61,7 +61,7 @@ if ARGV[4] ~= '' then
     -- needed on Redis 6.2, and pods' clocks agree to far less than a key's interval.
     q_now = tonumber(ARGV[6]) * 1000
     q_step = 1000 / q_rate
-    local tat = tonumber(redis.call('GET', KEYS[3 + n]) or '0')
+    local tat = tonumber(redis.call('HGET', KEYS[3 + n], 'tat') or '0')
     if tat < q_now then tat = q_now end
     q_tat = tat + q_step * n
     local allow_at = q_tat - q_step * q_burst
@@ -92,7 +92,9 @@ end
 if q_tenant then
   redis.call('INCRBY', KEYS[4 + n], n)
   if q_tat then
-    redis.call('SET', KEYS[3 + n], string.format('%.3f', q_tat), 'PX', math.ceil(q_tat - q_now) + 1)
+    -- A hash with no TTL, written with HSET: the API's Redis user has no SET (one small hash
+    -- per key; a TAT in the past counts as now).
+    redis.call('HSET', KEYS[3 + n], 'tat', string.format('%.3f', q_tat))
   end
 end
 return {1, depth + n, ''}

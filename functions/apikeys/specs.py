@@ -140,12 +140,13 @@ async def apply(
     changed = [k for k, spec in zip(found, stored, strict=True) if _text(spec) != k.spec]
     commands: list[Command] = []
     for key in changed:
-        record = keys.api_key_key(prefix, key.id)
+        # Every field at once in one HSET (no DEL, no MULTI: a reader never sees half a key,
+        # and the API's Redis user needs no transaction commands).
         flat = [item for pair in key.to_fields().items() for item in pair]
-        commands += [("DEL", record), ("HSET", record, *flat)]
+        commands.append(("HSET", keys.api_key_key(prefix, key.id), *flat))
         commands.append(("SADD", keys.api_key_index(prefix), key.id))
     if commands:
-        await run([("MULTI",), *commands, ("EXEC",)])
+        await run(commands)
     return len(changed)
 
 

@@ -188,7 +188,9 @@ local function release_share(rk)
   local share = redis.call('HGET', rk, 'share')
   if share then
     redis.call('HDEL', rk, 'share')
-    if redis.call('DECR', share) < 0 then redis.call('SET', share, 0) end
+    -- DECRBY and INCRBY: commands the worker's Redis user has (functions/acl/commands.py).
+    local left = redis.call('DECRBY', share, 1)
+    if left < 0 then redis.call('INCRBY', share, -left) end
   end
 end
 
