@@ -9,6 +9,9 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+-- An API key for the sections that measure authentication (bench/auth.py).
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
 
 if os.getenv("BENCH_PER_REQUEST") then
   local ce_type = os.getenv("BENCH_CE_TYPE")

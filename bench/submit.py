@@ -89,6 +89,7 @@ def wrk(
     connections: int,
     cpus: Cpus,
     env: dict[str, str] | None = None,
+    authorization: str = "",
 ) -> dict[str, Any]:
     argv = [
         *cpus.taskset("load"),
@@ -102,7 +103,9 @@ def wrk(
         str(LUA),
         f"http://127.0.0.1:{port}{path}",
     ]
-    wrk_env = dict(os.environ, BENCH_BODY_FILE=str(body_file), **(env or {}))
+    wrk_env = dict(
+        os.environ, BENCH_BODY_FILE=str(body_file), BENCH_AUTHORIZATION=authorization, **(env or {})
+    )
     out = subprocess.run(argv, env=wrk_env, capture_output=True, text=True, timeout=duration + 60)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):

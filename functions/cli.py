@@ -1,4 +1,5 @@
-"""`spillway`: run the API, workers, the sender or the whole system locally; operate dead letters.
+"""`spillway`: run the API, workers, the sender or the whole system locally; operate dead
+letters and API keys.
 
 Imports stay inside the commands: `spillway api` must not pay for Celery's import (cold start),
 and `spillway worker` must set REMAP_SIGTERM before billiard is imported.
@@ -10,6 +11,7 @@ import argparse
 import os
 import tempfile
 
+from functions.apikeys import cli as keys_cli
 from functions.cliargs import Parser, fail, port, version
 from functions.deadletters import cli as dlq_cli
 from functions.dev import cli as dev_cli
@@ -31,6 +33,14 @@ def cmd_api(args: argparse.Namespace) -> None:
         load_modules(settings.FUNCTION_MODULES, settings.QUEUE_ROUTES)
     except ConfigError as exc:
         fail(str(exc))
+    if settings.KEYS_FILE:
+        from functions.apikeys import specs
+        from functions.apikeys.errors import KeysError
+
+        try:
+            specs.read(settings.KEYS_FILE)
+        except KeysError as exc:
+            fail(str(exc))
     import uvicorn
 
     uvicorn.run(
@@ -140,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Each command package registers its own command (cli.py: argparse only, so cheap).
     dev_cli.add_parser(sub)
     dlq_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
     loadtest_cli.add_parser(sub)
     scaling_cli.add_parser(sub)
     sender_cli.add_parser(sub)

@@ -159,3 +159,24 @@ def version(text: str) -> tuple[int, int]:
     if len(parts) < 2 or not all(p.isdigit() for p in parts):
         _reject(f"not a version such as 7.4: {text!r}")
     return int(parts[0]), int(parts[1])
+
+
+def timestamp(text: str) -> float:
+    """An ISO 8601 time with its offset (`2027-01-31T12:00:00Z`, `...+02:00`), as Unix seconds."""
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        _reject(f"not an ISO 8601 time: {text!r} (e.g. 2027-01-31T12:00:00Z)")
+    if when.tzinfo is None:
+        _reject(f"give the time's offset: {text}Z for UTC, or +hh:mm")
+    return when.timestamp()
+
+
+def names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of names (`a,b`), none empty."""
+    items = tuple(item.strip() for item in text.split(","))
+    if not all(items):
+        _reject(f"expected names separated by commas, not {text!r}")
+    return items

@@ -139,8 +139,13 @@ def dead_letters_pattern(prefix: str) -> str:
 
 
 def auth_pattern(prefix: str) -> str:
-    """API keys, tenants and quotas (issue 12): the API's alone, never a worker's."""
+    """API keys and their rate state (issue 12): the API's alone, never a worker's."""
     return glob_escape(prefix) + "spillway:auth:*"
+
+
+def tenant_pattern(prefix: str) -> str:
+    """Tenants' backlog counters: the API adds, the workers' final scripts take away."""
+    return glob_escape(prefix) + "spillway:tenant:*"
 
 
 def position_pattern(prefix: str) -> str:
@@ -198,3 +203,41 @@ def position_key(prefix: str, queue: str) -> str:
     by the worker's fetch script, less what was put back) and its measured drain rate
     (functions/api/position.py)."""
     return f"{prefix}spillway:pos:{queue}"
+
+
+# --- API keys (functions/apikeys/): everything under one prefix, `spillway:auth:`, which only
+# the API and `spillway keys` read, so a Redis ACL can keep workers away from it.
+AUTH = "spillway:auth:"
+
+
+def auth_prefix(prefix: str) -> str:
+    return f"{prefix}{AUTH}"
+
+
+def api_key_key(prefix: str, key_id: str) -> str:
+    """One key's record (hash, functions/apikeys/model.py): tenant, digest, scopes, limits."""
+    return f"{prefix}{AUTH}key:{key_id}"
+
+
+def api_key_index(prefix: str) -> str:
+    """The set of every key id, for `spillway keys list`."""
+    return f"{prefix}{AUTH}keys"
+
+
+def rate_key(prefix: str, key_id: str) -> str:
+    """A key's GCRA state (hash, field `tat`: its theoretical arrival time), written by the
+    submit script."""
+    return f"{prefix}{AUTH}rate:{key_id}"
+
+
+def tenant_backlog_key(prefix: str, tenant: str) -> str:
+    """A tenant's unfinished invocations: the submit script adds, the worker's scripts take
+    away when one finishes (functions/worker/lua/_lib.lua, release_share). Not under AUTH:
+    workers write it."""
+    return f"{prefix}spillway:tenant:{tenant}:backlog"
+
+
+def tenant_idempotency_key(prefix: str, tenant: str, function: str, key: str) -> str:
+    """An Idempotency-Key scoped to a tenant: `@` cannot start a function name, so these never
+    meet the unscoped keys of an API without authentication."""
+    return f"{prefix}spillway:idem:@{tenant}:{function}:{key}"

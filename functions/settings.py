@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -133,6 +133,51 @@ class Settings(BaseSettings):
         description="FastAPI's native OpenTelemetry spans and metrics for HTTP requests, sent "
         "to the providers the process configures. Off, FastAPI skips looking for a provider on "
         "every request; the Prometheus metrics are always on.",
+    )
+
+    # --- API keys, tenants and quotas (functions/api/auth.py, functions/apikeys/) ---------
+    AUTH: Literal["required", "off"] = Field(
+        default="required",
+        description="`required`: every /v1 request needs `Authorization: Bearer <key>`; `off`: "
+        "no keys, no tenants, no per-key quotas (`spillway dev`, tests).",
+    )
+    EVENTS_AUTH: Literal["key", "off"] = Field(
+        default="key",
+        description="`key`: POST /v1/events needs an API key like every /v1 route (with "
+        "SPILLWAY_AUTH=required); `off`: events need none, for a Knative Broker, which sends "
+        "no credentials, in front of a cluster-local API (docs/deploy.md, Knative Eventing).",
+    )
+    AUTH_CACHE: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Seconds the API holds a key it read (found or not): a revocation or "
+        "rotation reaches every replica within this.",
+    )
+    KEYS_FILE: str = Field(
+        default="",
+        description="JSON file of key specs (a Kubernetes Secret mounted as a file) loaded "
+        "into Redis at start, idempotently.",
+    )
+    KEY_RATE: float = Field(
+        default=50.0, ge=0, description="Default invocations per second per key (0: no limit)."
+    )
+    KEY_BURST: int = Field(default=100, gt=0, description="Default burst per key.")
+    TENANT_MAX_BACKLOG: int = Field(
+        default=5000,
+        ge=0,
+        description="Default most unfinished invocations of one tenant (0: no limit).",
+    )
+    MAX_WAITS: int = Field(
+        default=200, gt=0, description="Concurrent ?wait= requests one API process holds."
+    )
+    MAX_WAITS_PER_KEY: int = Field(
+        default=20, gt=0, description="Concurrent ?wait= requests of one key in one API process."
+    )
+    BODY_TIMEOUT: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request's whole body (408 after).",
     )
 
     # --- worker ---------------------------------------------------------------------------

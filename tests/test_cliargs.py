@@ -32,6 +32,9 @@ from functions import cliargs
         (cliargs.json_value, "[]", []),
         (cliargs.version, "7.4", (7, 4)),
         (cliargs.version, "6.2.14", (6, 2)),
+        (cliargs.timestamp, "2027-01-31T12:00:00Z", 1801396800.0),
+        (cliargs.timestamp, "2027-01-31T14:00:00+02:00", 1801396800.0),
+        (cliargs.names, "echo, sleep", ("echo", "sleep")),
     ],
 )
 def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -> None:
@@ -62,6 +65,9 @@ def test_accepted_values(parse: Callable[[str], Any], text: str, value: float) -
         (cliargs.json_value, "@/no/such/file.json", "cannot read '/no/such/file.json'"),
         (cliargs.version, "7", "not a version such as 7.4: '7'"),
         (cliargs.version, "seven.4", "not a version such as 7.4: 'seven.4'"),
+        (cliargs.timestamp, "tomorrow", "not an ISO 8601 time: 'tomorrow'"),
+        (cliargs.timestamp, "2027-01-31T12:00:00", "give the time's offset"),
+        (cliargs.names, "a,,b", "expected names separated by commas"),
     ],
 )
 def test_refused_values_say_why(parse: Callable[[str], Any], text: str, message: str) -> None:

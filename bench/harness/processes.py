@@ -47,6 +47,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["PYTHONPATH"] = str(ROOT)
+    env["SPILLWAY_AUTH"] = "off"  # the sections that measure API keys turn them on
     env.update(extra)
     return env
 

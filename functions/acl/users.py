@@ -133,8 +133,10 @@ def users(layout: Layout) -> list[User]:
         # finish.lua lets a finished invocation's Idempotency-Key expire.
         keys.idempotency_pattern(p),
         keys.dead_letters_pattern(p),
-        # The final scripts queue callbacks and completion events (_lib.lua, notify).
+        # The final scripts queue callbacks and completion events (_lib.lua, notify), and
+        # give a finished invocation's place in its tenant's share back (release_share).
         *keys.outbox_patterns(p),
+        keys.tenant_pattern(p),
         # fetch.lua counts what leaves a queue and its drain rate (functions/api/position.py).
         keys.position_pattern(p),
         *pid_keys,
@@ -149,6 +151,7 @@ def users(layout: Layout) -> list[User]:
         keys.glob_escape(keys.probe_key(p)),
         keys.dead_letters_pattern(p),
         keys.auth_pattern(p),
+        keys.tenant_pattern(p),
         # The outbox's depth for /metrics, and the replay of a callback's dead letter.
         *keys.outbox_patterns(p),
         # The submit scripts number each record in its queue; GET reads its position.

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from functions.api.auth import Caller, authenticate, require
 from functions.api.submit import Submitter
 from functions.deadletters.store import DeadLetters, Lua
 from functions.registry import Registry
@@ -34,6 +35,23 @@ SubmitterDep = Annotated[Submitter, Depends(get_submitter)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
+async def get_caller(request: Request) -> Caller:
+    """The authenticated key (functions/api/auth.py): 401 problem without a valid one."""
+    return await authenticate(request.headers, request.app.state.submitter)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def require_read(caller: CallerDep) -> Caller:
+    """The `read` scope: reading invocations (of the key's own tenant; admin reads all)."""
+    require(caller, "read")
+    return caller
+
+
+ReadAccess = Annotated[Caller, Depends(require_read)]
+
+
 @dataclass(frozen=True, slots=True)
 class Admin:
     """Who is operating: `name` goes into the history of records an operator changes."""
@@ -41,14 +59,11 @@ class Admin:
     name: str
 
 
-async def require_admin() -> Admin:
-    """The `admin` scope every operator route (dead letters) depends on.
-
-    Today it allows every caller: API keys and their scopes arrive with the authentication
-    issue, which plugs in here (read the key, refuse without the admin scope with a 401/403
-    problem, return its name). Routes that take `AdminAccess` need no change then.
-    """
-    return Admin(name="api")
+async def require_admin(caller: CallerDep) -> Admin:
+    """The `admin` scope every operator route (dead letters) depends on: 401 without a valid
+    key, 403 without the scope. The name is the key's id (`api` with SPILLWAY_AUTH=off)."""
+    require(caller, "admin")
+    return Admin(name=caller.name)
 
 
 AdminAccess = Annotated[Admin, Depends(require_admin)]

@@ -31,8 +31,9 @@ from functions.registry import FunctionSpec
 # KEYS: four per event: its queue list, its idempotency key, its new record, its queue's
 # position counters (keys.position_key).
 # ARGV[1] submitted_at, ARGV[2] idempotency TTL, ARGV[3] the callback URL or "" (X-Callback-Url,
-# for every event of the request), then five per event: function, the backlog
-# limit of its queue, the message, the event's attributes as JSON, the new id.
+# for every event of the request), ARGV[4] the caller's tenant or "", then five per event:
+# function, the backlog limit of its queue, the message, the event's attributes as JSON, the
+# new id.
 # Returns {1, the ids joined by ",", one flag per event ("1": replayed, "0": new)}, flat so the
 # reply is as cheap to read as the submit script's, or {0, queue key, depth, limit} when a
 # backlog is full (then nothing was written). A pair seen before (or twice in one batch) gets the
@@ -43,7 +44,7 @@ local ids, replayed, claimed, depth, adding = {}, {}, {}, {}, {}
 local flags = {}
 for i = 1, n do
   local queue, idem = KEYS[4 * i - 3], KEYS[4 * i - 2]
-  local base = 3 + 5 * (i - 1)
+  local base = 4 + 5 * (i - 1)
   local prior = claimed[idem] or redis.call('HGET', idem, 'value')
   if prior then
     ids[i], replayed[i], flags[i] = string.gsub(prior, '^ce|', ''), 1, '1'
@@ -59,13 +60,14 @@ for i = 1, n do
 end
 for i = 1, n do
   if replayed[i] == 0 then
-    local base = 3 + 5 * (i - 1)
+    local base = 4 + 5 * (i - 1)
     local idem = KEYS[4 * i - 2]
     local seq = redis.call('HINCRBY', KEYS[4 * i], 'in', 1)
     redis.call('HSET', KEYS[4 * i - 1], 'function', ARGV[base + 1], 'status', 'queued',
                'submitted_at', ARGV[1], 'attempts', '0', 'idem', idem, 'event', ARGV[base + 4],
                'seq', seq)
     if ARGV[3] ~= '' then redis.call('HSET', KEYS[4 * i - 1], 'callback', ARGV[3]) end
+    if ARGV[4] ~= '' then redis.call('HSET', KEYS[4 * i - 1], 'tenant', ARGV[4]) end
     redis.call('LPUSH', KEYS[4 * i - 3], ARGV[base + 3])
     redis.call('HSET', idem, 'value', 'ce|' .. ids[i], 'pending', 1, 'ttl', ARGV[2])
   end
@@ -94,13 +96,16 @@ class EventAccepted:
     replayed: list[bool]
 
 
-def event_key(prefix: str, function: str, source: str, event_id: str) -> str:
+def event_key(prefix: str, function: str, source: str, event_id: str, tenant: str = "") -> str:
     """The idempotency key of an event for a function: a digest of the pair, after "ce " (an
-    Idempotency-Key header holds no space, so the two kinds never collide)."""
+    Idempotency-Key header holds no space, so the two kinds never collide); a tenant's own
+    (keys.tenant_idempotency_key) when a key sent it, so tenants never see each other's ids."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(source.encode())
     digest.update(b"\x00")
     digest.update(event_id.encode())
+    if tenant:
+        return keys.tenant_idempotency_key(prefix, tenant, function, "ce " + digest.hexdigest())
     return keys.idempotency_key(prefix, function, "ce " + digest.hexdigest())
 
 
@@ -115,17 +120,21 @@ def _builder(spec: FunctionSpec) -> MessageBuilder:
 
 
 async def submit_events(
-    submitter: Submitter, events: list[EventSubmit], callback: str | None = None
+    submitter: Submitter,
+    events: list[EventSubmit],
+    callback: str | None = None,
+    tenant: str = "",
 ) -> EventAccepted:
     """Enqueue every event or none, each new invocation with `callback` (functions/api/
-    callbacks.py). Raises as `Submitter.submit` does: MemoryFull, RedisUnavailable,
-    OutcomeUnknown (naming the new ids), QueueFull."""
+    callbacks.py) and owned by `tenant` (whose (source, id) pairs are its own). Raises as
+    `Submitter.submit` does: MemoryFull, RedisUnavailable, OutcomeUnknown (naming the new ids),
+    QueueFull."""
     if not events:
         return EventAccepted([], [])
     settings = submitter.settings
     prefix = settings.KEY_PREFIX
     script_keys: list[str] = []
-    args: list[Any] = [f"{time.time():.6f}", settings.IDEMPOTENCY_TTL, callback or ""]
+    args: list[Any] = [f"{time.time():.6f}", settings.IDEMPOTENCY_TTL, callback or "", tenant]
     fresh: list[str] = []
     for event in events:
         spec = event.spec
@@ -133,7 +142,7 @@ async def submit_events(
         fresh.append(invocation_id)
         script_keys += [
             keys.queue_key(prefix, spec.queue),
-            event_key(prefix, spec.name, event.source, event.event_id),
+            event_key(prefix, spec.name, event.source, event.event_id, tenant),
             keys.record_key(prefix, invocation_id),
             keys.position_key(prefix, spec.queue),
         ]

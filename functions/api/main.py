@@ -6,6 +6,7 @@ built the Redis pool and the submitter, and then only while Redis answers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,8 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from functions import registry as registry_module
-from functions.api import metrics_port, problems
+from functions.api import keyfile, metrics_port, problems
+from functions.api.deadline import BodyDeadlineMiddleware
 from functions.api.limits import BodyLimitMiddleware
 from functions.api.metrics import HttpMetricsMiddleware
 from functions.api.openapi import build_openapi
@@ -32,6 +34,7 @@ from functions.api.routes import (
     submissions,
 )
 from functions.api.submit import Submitter
+from functions.apikeys import specs
 from functions.settings import get_settings, redact_url
 
 log = logging.getLogger("spillway.api")
@@ -54,7 +57,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scrape = await metrics_port.start(
             settings.HOST, settings.API_METRICS_PORT, lambda: metrics.render(submitter)
         )
+    loading = None
+    if settings.KEYS_FILE:  # read by `spillway api` first, which reports a broken file
+        found = specs.read(settings.KEYS_FILE)
+        loading = asyncio.create_task(keyfile.load(submitter, found))
     app.state.initialised = True
+    if settings.AUTH == "off":
+        log.warning(
+            "SPILLWAY_AUTH=off: no API keys, tenants or quotas; anyone who reaches the port "
+            "may call it"
+        )
     log.info(
         "spillway api ready to serve %d functions via %s",
         len(registry),
@@ -66,6 +78,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.initialised = False
         if scrape is not None:
             scrape.close()
+        if loading is not None:
+            loading.cancel()
         await redis.aclose()
 
 
@@ -94,6 +108,8 @@ app.include_router(event_dead_letters.router)
 app.include_router(dead_letters.router)
 app.add_middleware(BodyLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES)
 app.add_middleware(HttpMetricsMiddleware)
+# Outermost, so a body's deadline starts when the request does.
+app.add_middleware(BodyDeadlineMiddleware, timeout=settings.BODY_TIMEOUT)
 problems.install(app)
 
 

@@ -19,7 +19,14 @@ from functions.api.schemas import BatchAccepted, Invocation, InvocationAccepted,
 from functions.registry import FunctionSpec, Registry
 
 _REF = "#/components/schemas/{model}"
-_PROBLEM_CODES = (404, 409, 413, 415, 422, 429, 503)
+_PROBLEM_CODES = (401, 403, 404, 409, 413, 415, 422, 429, 503)
+# Every /v1 operation takes an API key (functions/api/auth.py); /docs' "Authorize" button
+# fills the header in from this scheme. The probes, /metrics and the docs declare none.
+_BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key from `spillway keys create`: spw_<id>_<secret>.",
+}
 
 _IDEMPOTENCY_PARAM = {
     "name": "Idempotency-Key",
@@ -180,5 +187,19 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
     if takers:
         data = takers[0] if len(takers) == 1 else {"anyOf": takers}
         doc["paths"]["/v1/events"] = {"post": events_operation(data)}
+    doc["components"]["securitySchemes"] = {"bearer": _BEARER}
+    problem = {"$ref": "#/components/responses/Problem"}
+    doc["components"].setdefault("responses", {})["Problem"] = {
+        "description": "Problem",
+        "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
+    }
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            if path.startswith("/v1/"):
+                operation["security"] = [{"bearer": []}]
+                for code in ("401", "403"):
+                    operation["responses"].setdefault(code, problem)
+            else:
+                operation["security"] = []
     app.openapi_schema = doc
     return doc

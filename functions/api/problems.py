@@ -46,6 +46,18 @@ TYPES: dict[str, tuple[int, str]] = {
                         "one of an `interruptible` function"),
     "idempotency-conflict": (409, "the `Idempotency-Key` was used with another body"),
     "backlog-full": (429, "the function's queue is at its backlog limit; `Retry-After`"),
+    "unauthorized": (401, "no API key, or one that is malformed, unknown, revoked or expired; "
+                     "`WWW-Authenticate: Bearer`"),
+    "forbidden": (403, "the key lacks the scope (`invoke`, `read`, `admin`) or may not invoke "
+                  "that function"),
+    "rate-limited": (429, "the key is over its rate (`--rate`, `--burst`); nothing was "
+                     "enqueued; `Retry-After`, `RateLimit-Policy`, `RateLimit`"),
+    "tenant-backlog-full": (429, "the tenant's unfinished invocations are at the key's "
+                            "`--max-backlog`; nothing was enqueued; `Retry-After`, "
+                            "`RateLimit-Policy`, `RateLimit`"),
+    "too-many-waits": (429, "too many `?wait=` requests are held for this key or this API "
+                       "process; nothing was enqueued; `Retry-After`"),
+    "request-timeout": (408, "the body did not arrive within `SPILLWAY_BODY_TIMEOUT`"),
     "memory-pressure": (503, "Redis is above `SPILLWAY_MEMORY_ADMISSION` of its memory; "
                         "nothing was enqueued; `Retry-After`"),
     "queue-unavailable": (503, "Redis could not take the request; for a submit, nothing was "
@@ -69,8 +81,11 @@ TYPES: dict[str, tuple[int, str]] = {
 }  # fmt: skip
 _TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
     409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",

@@ -18,20 +18,28 @@ from typing import Any, TypeVar
 from functions import keys, records
 from functions.api.admission import Admission
 from functions.api.durability import Durability
+from functions.api.keycache import KeyCache
+from functions.api.quotas import Quota, RateLimited, TenantBacklogFull
 from functions.api.resp import Client, ReplyError, Script, Unanswered
+from functions.api.waits import WaitSlots
+from functions.apikeys.model import FIELDS
 from functions.protocol import MessageBuilder, new_id
 from functions.registry import FunctionSpec, Registry
 from functions.settings import Settings
 
 T = TypeVar("T")
+FIELD_NAMES = [name.encode() for name in FIELDS]
 
 # KEYS[1] queue list, KEYS[2] idempotency key (when ARGV[2] is not empty; else the probe key,
 # never touched: Redis checks every key an EVAL names against the caller's ACL, and no ACL
-# pattern can admit the empty key), KEYS[3..] one record key per message, and last the
-# queue's position counters (keys.position_key: each record's `seq`, for its position).
+# pattern can admit the empty key), KEYS[3..2+n] one record key per message, KEYS[3+n] the
+# queue's position counters (keys.position_key: each record's `seq`, for its position), then,
+# with a quota, the key's rate state and the tenant's backlog counter.
 # ARGV: max backlog, idempotency value, idempotency ttl, callback URL or "", function,
-# submitted_at, then the messages. Returns {outcome, depth, prior}: 1 enqueued, 0 backlog
-# full, 2 idempotent replay.
+# submitted_at, quota ("" for none, else "tenant\trate\tburst\tmax backlog":
+# functions/api/quotas.py), then the messages. Returns {outcome, depth, prior}: 1 enqueued,
+# 0 backlog full, 2 idempotent replay; with a quota, 3 over the rate {3, retry ms, reset ms,
+# never fits}, 4 over the tenant's share {4, held, limit}.
 # Neither the records nor the Idempotency-Key expire while an invocation is unfinished, however
 # long it waits: the worker's finish script sets their TTLs (functions/worker/lua/finish.lua,
 # release_idempotency), so a long backlog never turns into 404s or duplicate runs.
@@ -41,21 +49,66 @@ if ARGV[2] ~= '' then
   local prior = redis.call('HGET', KEYS[2], 'value')
   if prior then return {2, depth, prior} end
 end
-local n = #ARGV - 6
+local n = #ARGV - 7
+-- Quota (functions/api/quotas.py): checked before anything is written, written after.
+local q_tenant, q_rate, q_burst, q_share, q_now, q_tat, q_step
+if ARGV[7] ~= '' then
+  q_tenant, q_rate, q_burst, q_share = string.match(ARGV[7], '^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+  q_rate, q_burst, q_share = tonumber(q_rate), tonumber(q_burst), tonumber(q_share)
+  if q_share > 0 then
+    local held = tonumber(redis.call('GET', KEYS[5 + n]) or '0')
+    if held + n > q_share then return {4, held, q_share} end
+  end
+  if q_rate > 0 then
+    -- The API's clock (submitted_at), not Redis TIME: no TIME call, no effects replication
+    -- needed on Redis 6.2, and pods' clocks agree to far less than a key's interval.
+    q_now = tonumber(ARGV[6]) * 1000
+    q_step = 1000 / q_rate
+    local tat = tonumber(redis.call('HGET', KEYS[4 + n], 'tat') or '0')
+    if tat < q_now then tat = q_now end
+    q_tat = tat + q_step * n
+    local allow_at = q_tat - q_step * q_burst
+    if allow_at > q_now then
+      return {3, math.ceil(allow_at - q_now), math.ceil(tat - q_now), n > q_burst and 1 or 0}
+    end
+  end
+end
 if depth + n > tonumber(ARGV[1]) then return {0, depth, ''} end
-local seq = redis.call('HINCRBY', KEYS[#KEYS], 'in', n) - n
+local seq = redis.call('HINCRBY', KEYS[3 + n], 'in', n) - n
+-- One HSET per record, its fields built once (a batch writes n records), `seq` last.
+local fields = {'function', ARGV[5], 'status', 'queued', 'submitted_at', ARGV[6], 'attempts', '0'}
+if ARGV[2] ~= '' then
+  fields[#fields + 1] = 'idem'
+  fields[#fields + 1] = KEYS[2]
+end
+if ARGV[4] ~= '' then
+  fields[#fields + 1] = 'callback'
+  fields[#fields + 1] = ARGV[4]
+end
+if q_tenant then
+  -- `share` names the counter the worker's scripts take this invocation from when it finishes.
+  for _, v in ipairs({'tenant', q_tenant, 'share', KEYS[5 + n]}) do fields[#fields + 1] = v end
+end
+fields[#fields + 1] = 'seq'
+local at = #fields + 1
 for i = 1, n do
-  redis.call('HSET', KEYS[2 + i], 'function', ARGV[5], 'status', 'queued',
-             'submitted_at', ARGV[6], 'attempts', '0', 'seq', seq + i)
-  if ARGV[2] ~= '' then redis.call('HSET', KEYS[2 + i], 'idem', KEYS[2]) end
-  if ARGV[4] ~= '' then redis.call('HSET', KEYS[2 + i], 'callback', ARGV[4]) end
+  fields[at] = seq + i
+  redis.call('HSET', KEYS[2 + i], unpack(fields))
 end
 -- Lua's unpack has a small stack limit: push in slices.
-for i = 7, #ARGV, 500 do
+for i = 8, #ARGV, 500 do
   redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[2], 'value', ARGV[2], 'pending', n, 'ttl', ARGV[3])
+end
+if q_tenant then
+  redis.call('INCRBY', KEYS[5 + n], n)
+  if q_tat then
+    -- A hash with no TTL, written with HSET: the API's Redis user has no SET (one small hash
+    -- per key; a TAT in the past counts as now).
+    redis.call('HSET', KEYS[4 + n], 'tat', string.format('%.3f', q_tat))
+  end
 end
 return {1, depth + n, ''}
 """
@@ -116,6 +169,8 @@ class Submitter:
         self.misconfigured: str | None = None  # why this Redis can never serve (readiness)
         self.contacted = False  # Redis has answered this process at least once (readiness)
         self._builders = {spec.name: MessageBuilder(spec, spec.queue) for spec in registry}
+        self.key_cache = KeyCache(settings.AUTH_CACHE)  # API keys read (functions/api/auth.py)
+        self.waits = WaitSlots(settings.MAX_WAITS, settings.MAX_WAITS_PER_KEY)  # ?wait= held
 
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await a Redis call (the client applies the deadline). Failures of any kind become
@@ -139,6 +194,7 @@ class Submitter:
         *,
         idempotency_key: str | None = None,
         callback: str | None = None,
+        quota: Quota | None = None,
     ) -> Accepted:
         if self.admission.due():
             await self._sample_memory()
@@ -151,7 +207,12 @@ class Submitter:
         idem_value = ""
         fingerprint = ""
         if idempotency_key is not None:
-            idem_key = keys.idempotency_key(prefix, spec.name, idempotency_key)
+            if quota is not None:  # per tenant: tenants never see each other's ids
+                idem_key = keys.tenant_idempotency_key(
+                    prefix, quota.tenant, spec.name, idempotency_key
+                )
+            else:
+                idem_key = keys.idempotency_key(prefix, spec.name, idempotency_key)
             fingerprint = _fingerprint(payloads_json)
             idem_value = fingerprint + "|" + ",".join(ids)
         max_backlog = spec.max_backlog or self.settings.MAX_BACKLOG
@@ -161,6 +222,8 @@ class Submitter:
             *(keys.record_key(prefix, i) for i in ids),
             keys.position_key(prefix, spec.queue),
         ]
+        if quota is not None:  # its rate state and its tenant's counter, named once per key read
+            script_keys += quota.script_keys
         args = [
             max_backlog,
             idem_value,
@@ -168,6 +231,7 @@ class Submitter:
             callback or "",
             spec.name,
             f"{time.time():.6f}",
+            quota.argv if quota is not None else "",
             *messages,
         ]
         then = self.durability.command()
@@ -200,6 +264,10 @@ class Submitter:
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
             raise BacklogFull(depth, max_backlog)
+        if outcome == 3:
+            raise RateLimited(int(result[1]), int(result[2]), bool(int(result[3])))
+        if outcome == 4:
+            raise TenantBacklogFull(int(result[1]), int(result[2]))
         if outcome == 2:
             prior_text = prior.decode() if isinstance(prior, bytes) else str(prior)
             prior_fp, _, prior_ids = prior_text.partition("|")
@@ -324,7 +392,22 @@ class Submitter:
                 raise value if isinstance(value, ReplyError) else ReplyError(repr(value))
         return ready, retrying
 
-    async def read(self, invocation_id: str) -> dict[str, Any] | None:
+    async def read_api_key(self, key_id: str) -> dict[bytes, Any]:
+        """An API key's record (functions/apikeys/model.py): every field of FIELDS, None where
+        absent. HMGET, not HGETALL: the reply has the same shape whether or not the key exists,
+        so reading an unknown id costs what reading a known one does (bench/authtiming.py)."""
+        values: list[Any] = await self.call(
+            self.redis.execute(
+                "HMGET",
+                keys.api_key_key(self.settings.KEY_PREFIX, key_id),
+                *FIELDS,
+                timeout=self.settings.REDIS_TIMEOUT,
+            )
+        )
+        return dict(zip(FIELD_NAMES, values, strict=True))
+
+    async def read_owned(self, invocation_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The record as `read` gives it, and the tenant it belongs to ("" for none)."""
         flat: list[bytes] = await self.call(
             self.redis.execute(
                 "HGETALL",
@@ -333,8 +416,12 @@ class Submitter:
             )
         )
         if not flat:
-            return None
-        return records.decode(invocation_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+            return None, ""
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        return records.decode(invocation_id, raw), raw.get(b"tenant", b"").decode()
+
+    async def read(self, invocation_id: str) -> dict[str, Any] | None:
+        return (await self.read_owned(invocation_id))[0]
 
     async def wait(self, invocation_id: str, seconds: float) -> dict[str, Any] | None:
         """Poll the record until it is terminal or `seconds` pass, and return it as last read

@@ -115,7 +115,8 @@ def run(
         stack.callback(lock.release)
         from functions.dev.sender import callback_env, start_sender
 
-        env, notes = callback_env({**os.environ, "REDIS_URL": redis_url})
+        # A laptop's API: no keys, no tenants, no quotas (the manifests set `required`).
+        env, notes = callback_env({**os.environ, "REDIS_URL": redis_url, "SPILLWAY_AUTH": "off"})
         api = subprocess.Popen(
             [sys.executable, "-m", "functions.cli", "api", "--port", str(port)], env=env
         )
@@ -132,6 +133,7 @@ def run(
             print(f"  sender: delivers callbacks (X-Callback-Url); its log is {sender_log}")
             for note in notes:
                 print(f"  {note}")
+            print("  API keys are OFF (SPILLWAY_AUTH=off): anyone who reaches the port may call it")
             print(
                 f"  try: curl -s -XPOST '{base}/v1/functions/echo/invocations?wait=10' "
                 "-H 'content-type: application/json' -d '{\"hello\": \"world\"}'"

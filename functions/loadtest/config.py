@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,3 +37,10 @@ class LoadConfig:
     scaledobject: Path | None = None  # with compare_sim, the ScaledObject to simulate
     task_seconds: float | None = None
     sim_args: list[str] = field(default_factory=list)
+
+
+def key_headers() -> dict[str, str]:
+    """`Authorization: Bearer $SPILLWAY_API_KEY` for an API that requires keys (a cluster's),
+    nothing when the variable is unset (`spillway dev`)."""
+    key = os.environ.get("SPILLWAY_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}

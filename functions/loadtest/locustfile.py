@@ -39,6 +39,7 @@ from functions.cliargs import (
     positive_count,
     positive_duration,
 )
+from functions.loadtest.config import key_headers
 from functions.loadtest.profiles import PROFILES, Profile, arrivals, rate_at
 
 LATE = 0.1  # seconds: a send later than this is counted as late
@@ -169,6 +170,7 @@ class SpillwayUser(HttpUser):
             "content-type": "application/json",
             "idempotency-key": f"{SCHEDULE.run_id}-{index}",
         }
+        headers.update(key_headers())  # $SPILLWAY_API_KEY, for an API that requires keys
         for attempt in range(self.retries + 1):
             with self.client.post(
                 self.path, data=self.body, headers=headers, catch_response=True

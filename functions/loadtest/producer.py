@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from functions.loadtest.config import key_headers
 from functions.loadtest.profiles import groups
 from functions.loadtest.records import Arrival, Clock, RequestRecord
 
@@ -62,8 +63,13 @@ class Producer:
             max_connections=self.config.max_in_flight,
             max_keepalive_connections=self.config.max_in_flight,
         )
+        # $SPILLWAY_API_KEY on every request (submits and the drain's polls), for an API that
+        # requires keys.
         return httpx.AsyncClient(
-            base_url=self.config.url, timeout=self.config.timeout, limits=limits
+            base_url=self.config.url,
+            timeout=self.config.timeout,
+            limits=limits,
+            headers=key_headers(),
         )
 
     async def run(self, client: httpx.AsyncClient) -> None:

@@ -12,7 +12,7 @@ import httpx
 import redis
 
 from functions.loadtest import output, payload
-from functions.loadtest.config import LoadConfig
+from functions.loadtest.config import LoadConfig, key_headers
 from functions.loadtest.drain import Drain
 from functions.loadtest.errors import LoadError
 from functions.loadtest.producer import Producer, ProducerConfig
@@ -28,7 +28,7 @@ def preflight(config: LoadConfig) -> str:
     """The function's queue from the API's catalog, which also proves the URL and the name are
     right; and the payload checked against the function's input schema."""
     try:
-        response = httpx.get(f"{config.url}/v1/functions", timeout=10)
+        response = httpx.get(f"{config.url}/v1/functions", headers=key_headers(), timeout=10)
         response.raise_for_status()
         catalog = response.json()["functions"]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:

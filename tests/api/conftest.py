@@ -6,6 +6,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -46,7 +47,8 @@ def use_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
     clients: list[Client] = []
 
     def apply(**overrides: object) -> Settings:
-        values: dict[str, object] = {"REDIS_URL": redis_url, **overrides}
+        # Without API keys unless a test asks for them (tests/api/auth/).
+        values: dict[str, object] = {"REDIS_URL": redis_url, "AUTH": "off", **overrides}
         settings = Settings(**values)  # type: ignore[arg-type]
         client = redis_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         clients.append(client)
@@ -69,3 +71,28 @@ async def client(
             yield c
         for redis_client_ in use_settings.clients:  # type: ignore[attr-defined]
             await redis_client_.aclose()
+
+
+@pytest.fixture
+def make_key(redis_client: redis.Redis) -> Callable[..., str]:
+    """Create an API key in the test's Redis and return its token:
+    `make_key("acme", scopes=("invoke",), rate=1, burst=2)` (ApiKey fields)."""
+    from functions.apikeys.model import ApiKey
+    from functions.apikeys.store import KeyStore
+
+    store = KeyStore(redis_client, "")
+
+    def make(tenant: str = "acme", **fields: Any) -> str:
+        template = ApiKey(id="", tenant=tenant, sha256="", **fields)
+        return store.create(template)[1]
+
+    return make
+
+
+@pytest.fixture
+async def auth_client(
+    client: httpx.AsyncClient, use_settings: Callable[..., Settings]
+) -> httpx.AsyncClient:
+    """The in-process API with SPILLWAY_AUTH=required (keys from `make_key`)."""
+    use_settings(AUTH="required")
+    return client

@@ -55,7 +55,7 @@ async def api(redis_url: str, redis_client: redis.Redis) -> Any:
     from functions.settings import Settings
 
     async with app.router.lifespan_context(app):
-        settings = Settings(REDIS_URL=redis_url)
+        settings = Settings(REDIS_URL=redis_url, AUTH="off")
         client = resp_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
         app.state.submitter = Submitter(client, settings, registry)
         transport = httpx.ASGITransport(app=app)

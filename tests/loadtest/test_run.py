@@ -7,12 +7,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import httpx
 import pytest
+import redis
 
+from functions.apikeys.model import ApiKey
+from functions.apikeys.store import KeyStore
 from functions.loadtest.config import LoadConfig
 from functions.loadtest.profiles import Profile
 from functions.loadtest.run import NO_REDIS_URL, _sources, execute
@@ -190,3 +194,33 @@ def test_without_a_redis_url_the_run_says_what_went_unsampled(
     warnings = json.loads((out / "summary.json").read_text())["warnings"]
     assert NO_REDIS_URL in warnings
     assert any("no Redis to read spillway dev's scaler state from" in w for w in warnings)
+
+
+def test_the_api_key_goes_to_an_api_that_requires_one(
+    load_worker: Proc,
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: Path,
+    api_factory: Callable[..., Proc],
+) -> None:
+    """Against a cluster's API (SPILLWAY_AUTH=required), SPILLWAY_API_KEY is sent as a bearer."""
+    client = redis.Redis.from_url(redis_url)
+    scopes = ("invoke", "read")
+    template = ApiKey(id="", tenant="load", sha256="", scopes=scopes, rate=0, max_backlog=0)
+    key = KeyStore(client, key_prefix).create(template)[1]
+    client.close()
+    api = api_factory(redis_url, SPILLWAY_KEY_PREFIX=key_prefix, SPILLWAY_AUTH="required")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env.pop("REDIS_URL", None)
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "functions.cli", "load", "--url", api.url, "--profile",
+            "burst", "--count", "3", "--out", str(out), "--drain-timeout", "30"]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=90,
+                            env={**env, "SPILLWAY_API_KEY": key})  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "accepted 3, rejected 0, succeeded 3, failed 0, lost 0" in result.stdout
+    assert key not in result.stdout + result.stderr
+    argv[argv.index(str(out))] = str(tmp_path / "without-key")
+    refused = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=90, env=env)
+    assert refused.returncode == 2
+    assert "cannot read the function catalog" in refused.stderr and "401" in refused.stderr

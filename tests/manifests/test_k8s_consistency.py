@@ -118,6 +118,13 @@ def test_required_settings_are_set(pods: list[Pod]) -> None:
                          "SOFT_SHUTDOWN_TIMEOUT", "LEASE_TTL", "WORKER_HTTP_PORT",
                          "FUNCTION_MODULES"):  # fmt: skip
                 assert f"SPILLWAY_{name}" in pod.env, f"{pod.where}: SPILLWAY_{name} not set"
+        if mu.is_api(pod.container):
+            # API keys on every /v1 request: stated in the manifest, not left to the default.
+            assert pod.env.get("SPILLWAY_AUTH") == "required", f"{pod.where}: SPILLWAY_AUTH"
+            assert pod.settings.AUTH == "required"
+            # Held ?wait requests must leave some of the pod's request slots to submits.
+            concurrency = pod.template.spec["containerConcurrency"]
+            assert pod.settings.MAX_WAITS < concurrency, f"{pod.where}: SPILLWAY_MAX_WAITS"
 
 
 def test_api_and_workers_of_a_kustomization_share_keys(pods: list[Pod]) -> None:
@@ -324,6 +331,8 @@ def test_api_probe_and_scrape_paths_exist(apis: list[Pod]) -> None:
     assert not missing, f"the API has no GET route for {sorted(missing)}"
     # Liveness checks no dependency: it answers 200 even with no Redis at all.
     assert statuses["/healthz"] == 200
+    # Probes and Prometheus send no API key (functions/api/auth.py keeps these paths open).
+    assert not {path for path, status in statuses.items() if status in (401, 403)}
 
 
 def test_knative_timeouts_cover_long_polls(apis: list[Pod]) -> None:

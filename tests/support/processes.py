@@ -32,6 +32,8 @@ def base_env(redis_url: str, **extra: str) -> dict[str, str]:
         SPILLWAY_LOG_LEVEL="INFO",
         # Short enough that stopping a busy worker does not dominate the suite's time.
         SPILLWAY_SOFT_SHUTDOWN_TIMEOUT="3",
+        # Tests that are not about API keys run without them; tests/api/auth/ turns them on.
+        SPILLWAY_AUTH="off",
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.update(extra)

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from functions.api import cloudevent
+from functions.api.auth import authenticate, require
 from functions.api.deps import SubmitterDep, dead_letter_store
 from functions.api.openapi import events_operation
 from functions.api.problems import Problem
@@ -90,6 +91,8 @@ def _message(event: cloudevent.Event) -> str:
     responses={400: {"description": "Not a CloudEvent"}, 415: {"description": "Not JSON"}},
 )
 async def file_undeliverable_events(request: Request, submitter: SubmitterDep) -> JSONResponse:
+    if submitter.settings.EVENTS_AUTH == "key":  # as POST /v1/events (routes/events.py)
+        require(await authenticate(request.headers, submitter), "invoke")
     try:
         _, events = cloudevent.read(
             request.scope["headers"], await request.body(), json_data_only=False

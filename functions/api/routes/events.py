@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute
 
 from functions.api import cloudevent, metrics
 from functions.api.admission import MemoryFull
+from functions.api.auth import ANONYMOUS, authenticate, require_invoke
 from functions.api.callbacks import callback_url
 from functions.api.eventsubmit import EventAccepted, EventSubmit, QueueFull, submit_events
 from functions.api.finite import NonFinite, refuse_non_finite
@@ -120,12 +121,12 @@ def _rejected(names: set[str], reason: str) -> None:
 
 
 async def _enqueue(
-    submitter: Submitter, items: list[EventSubmit], callback: str | None
+    submitter: Submitter, items: list[EventSubmit], callback: str | None, tenant: str
 ) -> EventAccepted:
     settings = submitter.settings
     names = {item.spec.name for item in items}  # for the metrics of a refusal
     try:
-        accepted = await submit_events(submitter, items, callback)
+        accepted = await submit_events(submitter, items, callback, tenant)
     except MemoryFull as exc:
         _rejected(names, "memory")
         raise Problem(
@@ -158,6 +159,9 @@ async def _enqueue(
 async def receive(request: Request) -> Response:
     """Take one CloudEvent (binary or structured) or a batch: 202 with the invocation(s)."""
     submitter: Submitter = request.app.state.submitter
+    caller = ANONYMOUS  # who: before the body is read, as every /v1 route
+    if submitter.settings.EVENTS_AUTH == "key":
+        caller = await authenticate(request.headers, submitter)
     body = await request.body()
     try:
         mode, events = cloudevent.read(request.scope["headers"], body)
@@ -173,7 +177,9 @@ async def receive(request: Request) -> Response:
     # As on direct submits: checked before anything is enqueued, kept by every new invocation.
     callback = callback_url(request.headers, submitter.settings)
     items = _submissions(submitter, events)
-    accepted = await _enqueue(submitter, items, callback)
+    for name in sorted({item.spec.name for item in items}):
+        require_invoke(caller, name)
+    accepted = await _enqueue(submitter, items, callback, caller.tenant)
     if batch:
         content = json.dumps({"ids": accepted.ids}, separators=(",", ":")).encode()
         headers = {"Idempotent-Replayed": "true"} if any(accepted.replayed) else None

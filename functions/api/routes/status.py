@@ -8,8 +8,9 @@ import re
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from functions.api.auth import owns, require, require_invoke
 from functions.api.cancel import cancel
-from functions.api.deps import SubmitterDep
+from functions.api.deps import CallerDep, ReadAccess, SubmitterDep
 from functions.api.position import queue_position
 from functions.api.problems import Problem
 from functions.api.schemas import Invocation, ProblemDetails
@@ -23,13 +24,18 @@ _PROBLEM = {"model": ProblemDetails, "content": {"application/problem+json": {}}
 @router.get(
     "/invocations/{invocation_id}",
     response_model=Invocation,
-    responses={404: _PROBLEM, 503: _PROBLEM},
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM, 503: _PROBLEM},
     summary="Read an invocation's state",
 )
-async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
+async def get_invocation(
+    invocation_id: str, submitter: SubmitterDep, caller: ReadAccess
+) -> JSONResponse:
     # RedisUnavailable becomes the 503 problem (functions/api/problems.py).
-    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
-    if record is None:
+    record, tenant = (
+        await submitter.read_owned(invocation_id) if _ID.match(invocation_id) else (None, "")
+    )
+    # Another tenant's invocation is exactly an unknown one: an id alone proves nothing.
+    if record is None or not owns(caller, tenant):
         raise Problem(
             "unknown-invocation", f"no invocation {invocation_id!r} (never submitted, or expired)"
         )
@@ -43,6 +49,8 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
     response_model=Invocation,
     responses={
         202: {"model": Invocation, "description": "Running and interruptible: asked to stop"},
+        401: _PROBLEM,
+        403: _PROBLEM,
         404: _PROBLEM,
         409: _PROBLEM,
         503: _PROBLEM,
@@ -54,11 +62,17 @@ async def get_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONRes
     "otherwise 409 `not-cancellable` with `code` running. A finished one is 409 too (`code` "
     "its status). Cancelling a cancelled one again answers its record.",
 )
-async def cancel_invocation(invocation_id: str, submitter: SubmitterDep) -> JSONResponse:
+async def cancel_invocation(
+    invocation_id: str, submitter: SubmitterDep, caller: CallerDep
+) -> JSONResponse:
+    require(caller, "invoke")
     # One read for the function (is it interruptible?), then the script decides atomically.
-    record = await submitter.read(invocation_id) if _ID.match(invocation_id) else None
+    record, tenant = (
+        await submitter.read_owned(invocation_id) if _ID.match(invocation_id) else (None, "")
+    )
     outcome = "missing"
-    if record is not None:
+    if record is not None and owns(caller, tenant):  # another tenant's: as unknown as a read
+        require_invoke(caller, record["function"])
         outcome = await cancel(submitter, invocation_id, record["function"])
     if outcome == "missing":
         raise Problem(

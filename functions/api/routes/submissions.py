@@ -23,10 +23,17 @@ from starlette.routing import BaseRoute
 
 from functions.api import metrics
 from functions.api.admission import MemoryFull
+from functions.api.auth import Caller, authenticate, require_invoke
 from functions.api.callbacks import callback_url
 from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
 from functions.api.hotroute import HotRoute
 from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
+from functions.api.quotas import (
+    RateLimited,
+    TenantBacklogFull,
+    backlog_headers,
+    limited_headers,
+)
 from functions.api.submit import (
     Accepted,
     BacklogFull,
@@ -35,6 +42,7 @@ from functions.api.submit import (
     RedisUnavailable,
     Submitter,
 )
+from functions.api.waits import Slot, TooManyWaits
 from functions.records import TERMINAL
 from functions.registry import FunctionSpec
 from functions.settings import Settings
@@ -142,12 +150,14 @@ async def _enqueue(
     spec: FunctionSpec,
     payloads: list[str],
     idempotency_key: str | None,
+    caller: Caller,
     callback: str | None = None,
 ) -> Accepted:
     settings = submitter.settings
+    quota = caller.quota
     try:
         accepted = await submitter.submit(
-            spec, payloads, idempotency_key=idempotency_key, callback=callback
+            spec, payloads, idempotency_key=idempotency_key, quota=quota, callback=callback
         )
     except MemoryFull as exc:
         metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
@@ -172,6 +182,25 @@ async def _enqueue(
             f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
             headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
         ) from exc
+    except RateLimited as exc:
+        assert quota is not None
+        metrics.REJECTED.labels(spec.name, "rate_limited").inc(len(payloads))
+        detail = (
+            f"a batch of {len(payloads)} is larger than this key's burst ({quota.burst})"
+            if exc.never
+            else f"this key may submit {quota.rate:g} invocations per second (burst "
+            f"{quota.burst}); nothing was enqueued"
+        )
+        raise Problem("rate-limited", detail, headers=limited_headers(quota, exc)) from exc
+    except TenantBacklogFull as exc:
+        assert quota is not None
+        metrics.REJECTED.labels(spec.name, "tenant_backlog").inc(len(payloads))
+        raise Problem(
+            "tenant-backlog-full",
+            f"tenant {quota.tenant!r} has {exc.held} unfinished invocations; this key allows "
+            f"{exc.limit}; nothing was enqueued",
+            headers=backlog_headers(quota, exc.held, settings.BACKLOG_RETRY_AFTER),
+        ) from exc
     except IdempotencyConflict as exc:
         metrics.REJECTED.labels(spec.name, "conflict").inc()
         raise Problem(
@@ -183,9 +212,28 @@ async def _enqueue(
     return accepted
 
 
+def _wait_slot(
+    submitter: Submitter, spec: FunctionSpec, caller: Caller, wait: float | None
+) -> Slot | None:
+    """A held-wait slot for a `?wait=` above 0 (functions/api/waits.py), or the 429 problem."""
+    if not wait:
+        return None
+    try:
+        return submitter.waits.take(caller.key_id)
+    except TooManyWaits as exc:
+        metrics.REJECTED.labels(spec.name, "too_many_waits").inc()
+        raise Problem(
+            "too-many-waits",
+            f"{exc.detail}; nothing was enqueued: submit without ?wait and poll the status URL",
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
 async def invoke(request: Request) -> Response:
     """Validate the body against the function's input model and enqueue it (202 + id)."""
+    caller = await authenticate(request.headers, request.app.state.submitter)
     submitter, spec, idempotency_key = _submission(request)
+    require_invoke(caller, spec.name)
     settings = submitter.settings
     wait = _wait(request, settings)
     callback = callback_url(request.headers, settings)
@@ -203,9 +251,15 @@ async def invoke(request: Request) -> Response:
             f"invalid input for {spec.name!r}",
             errors=validation_errors(exc.errors(include_input=False)),
         ) from exc
-    accepted = await _enqueue(
-        submitter, spec, [payload.model_dump_json()], idempotency_key, callback
-    )
+    slot = _wait_slot(submitter, spec, caller, wait)  # refused before anything is enqueued
+    try:
+        accepted = await _enqueue(
+            submitter, spec, [payload.model_dump_json()], idempotency_key, caller, callback
+        )
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
     invocation_id = accepted.ids[0]
     status_url = f"/v1/invocations/{invocation_id}"
     headers = {"Location": status_url}
@@ -218,6 +272,9 @@ async def invoke(request: Request) -> Response:
         except RedisUnavailable:
             # Accepted already: answer 202 and let the client poll, rather than fail the submit.
             record = None
+        finally:
+            if slot is not None:
+                slot.release()
         if record is not None and record["status"] in TERMINAL:
             return _json(200, _compact(record), headers)
         # Not finished in time: say where it is (running, retrying...), as last read.
@@ -236,7 +293,9 @@ async def invoke(request: Request) -> Response:
 
 async def invoke_batch(request: Request) -> Response:
     """All items are validated first; if any is invalid, none is enqueued (422 names them)."""
+    caller = await authenticate(request.headers, request.app.state.submitter)
     submitter, spec, idempotency_key = _submission(request)
+    require_invoke(caller, spec.name)
     settings = submitter.settings
     if request.scope["query_string"] and "wait" in request.query_params:
         _bad_wait(
@@ -290,7 +349,7 @@ async def invoke_batch(request: Request) -> Response:
             invalid_indexes=bad,
             errors=errors,
         )
-    accepted = await _enqueue(submitter, spec, payloads, idempotency_key, callback)
+    accepted = await _enqueue(submitter, spec, payloads, idempotency_key, caller, callback)
     headers = {"Idempotent-Replayed": "true"} if accepted.replayed else None
     return _json(202, _compact({"ids": accepted.ids}), headers)
 

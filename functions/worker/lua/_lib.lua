@@ -7,6 +7,7 @@
 --   spillway:leases[:<pool>]       zset   worker -> lease deadline (Redis TIME, ms)
 --   spillway:scheduled[:<pool>]    zset   "<queue key>\n<message>" -> due time (ms): retries, hold-backs
 --   spillway:inv:<id>              hash   the invocation record (functions/records.py)
+--   spillway:tenant:<t>:backlog    string a tenant's unfinished invocations (release_share)
 --   spillway:dlq:<queue>           hash   dead letter id -> JSON entry (functions/deadletters/)
 --   spillway:dlq:<queue>:index     zset   dead letter id -> last failure time: shed oldest, list newest
 --   spillway:dlq:<queue>:summary   hash   dead letter id -> the entry without message and traceback
@@ -222,9 +223,25 @@ local function dead_letter(prefix, src, msg, id, fields, at, max_entries, max_by
   return queue
 end
 
+-- An invocation submitted with an API key counts in its tenant's backlog until it finishes:
+-- the submit script named the counter in the record's `share` field (functions/api/quotas.py).
+-- The field goes with the first release, so a replayed invocation that fails again, or a
+-- second path to a final state, never takes it away twice.
+local function release_share(rk)
+  local share = redis.call('HGET', rk, 'share')
+  if share then
+    redis.call('HDEL', rk, 'share')
+    -- DECRBY and INCRBY: commands the worker's Redis user has (functions/acl/commands.py).
+    local left = redis.call('DECRBY', share, 1)
+    if left < 0 then redis.call('INCRBY', share, -left) end
+  end
+end
+
 -- Once no invocation an Idempotency-Key names is unfinished, the key starts to expire (its TTL
--- is kept in the key itself, written by the API's submit script).
+-- is kept in the key itself, written by the API's submit script). Every path that finishes an
+-- invocation passes here, so it also gives the invocation's place in its tenant's share back.
 local function release_idempotency(rk)
+  release_share(rk)
   local idem = redis.call('HGET', rk, 'idem')
   if idem and redis.call('HINCRBY', idem, 'pending', -1) <= 0 then
     redis.call('EXPIRE', idem, tonumber(redis.call('HGET', idem, 'ttl') or '86400'))
