@@ -321,3 +321,22 @@ def test_an_event_submit_calls_back_like_a_direct_one(
     assert body["id"] == invocation_id and body["status"] == "succeeded"
     assert body["event"]["id"] == "evt-1"
     assert callback_state(api, invocation_id, "delivered")["attempts"] == 1
+
+
+def test_a_cancelled_invocation_calls_back_too(
+    api_factory: Callable[..., Proc],
+    sender_factory: Callable[..., Proc],
+    redis_url: str,
+    receiver: Receiver,
+) -> None:
+    """Cancelling a queued invocation (no worker runs) is a final outcome: its callback says
+    `cancelled`, signed like the others."""
+    api = api_factory(redis_url, **QUICK)
+    sender_factory(redis_url, **QUICK)
+    invocation_id = submit(api, "echo", {"n": 1}, receiver.answer("/cancelled", 200))
+    cancelled = httpx.delete(f"{api.url}/v1/invocations/{invocation_id}", timeout=10)
+    assert cancelled.status_code == 200, cancelled.text
+    (got,) = receiver.wait_for("/cancelled")
+    body = Webhook(NEW).verify(got.body, got.headers)
+    assert body["id"] == invocation_id and body["status"] == "cancelled"
+    assert callback_state(api, invocation_id, "delivered")["attempts"] == 1

@@ -5,7 +5,7 @@
 -- running it ('finished'). That keeps this O(1) (no scan of a list that may hold 10000
 -- messages) and leaves KEDA's backlog count as it is: the skipped message is counted until a
 -- worker takes it, which costs that worker one fetch. Runs after _lib.lua (TERMINAL, note,
--- release_idempotency).
+-- release_idempotency, notify).
 -- A running invocation of a function that opted in (`interruptible`, ARGV[6] '1') is asked to
 -- stop instead: `cancel_requested` in its record, which the process running it watches
 -- (functions/worker/interrupt.py); it records `cancelled` itself when it stops.
@@ -27,5 +27,7 @@ if status ~= 'queued' and status ~= 'retrying' then return {status} end
 redis.call('HSET', rk, 'status', 'cancelled', 'finished_at', ARGV[3])
 note(rk, 'cancelled', ARGV[3], nil, {by = ARGV[5], was = status})
 release_idempotency(rk)
+-- A cancel is a final outcome like the others: its callback and completion event (notify).
+notify(rk, ARGV[3])
 redis.call('EXPIRE', rk, tonumber(ARGV[4]))
 return {'cancelled'}
