@@ -196,9 +196,6 @@ class Submitter:
         callback: str | None = None,
         quota: Quota | None = None,
     ) -> Accepted:
-        if self.admission.due():
-            await self._sample_memory()
-        self.admission.check()  # MemoryFull: refused before anything is sent
         prefix = self.settings.KEY_PREFIX
         builder = self._builders[spec.name]
         ids = [new_id() for _ in payloads_json]
@@ -234,33 +231,7 @@ class Submitter:
             quota.argv if quota is not None else "",
             *messages,
         ]
-        then = self.durability.command()
-        ack: Any = None
-        try:
-            if then is None:
-                result: list[Any] = await self.call(
-                    self.redis.run_script(
-                        self._script, script_keys, args, timeout=self.settings.REDIS_TIMEOUT
-                    )
-                )
-            else:
-                result, ack = await self.call(
-                    self.redis.run_script_then(
-                        self._script, script_keys, args, then, timeout=self.settings.REDIS_TIMEOUT
-                    )
-                )
-        except RedisUnavailable as exc:
-            # Only a script that left this process can have run. One that Redis refused
-            # (OOM, MISCONF, NOREPLICAS, READONLY) wrote nothing: Redis checks a script's first
-            # write, and this script reads before it writes (redis 7.0 src/script.c
-            # scriptVerifyWriteCommandAllow, scriptVerifyOOM; 6.2 src/scripting.c).
-            if isinstance(exc.__cause__, Unanswered):
-                raise OutcomeUnknown(
-                    "Redis did not answer after the submit was sent, so it may have been "
-                    "enqueued (a paused Redis runs it when it resumes)",
-                    ids,
-                ) from exc.__cause__
-            raise
+        result, missing = await self.enqueue_with(self._script, script_keys, args, ids)
         outcome, depth, prior = int(result[0]), int(result[1]), result[2]
         if outcome == 0:
             raise BacklogFull(depth, max_backlog)
@@ -274,17 +245,17 @@ class Submitter:
             if prior_fp != fingerprint:
                 raise IdempotencyConflict
             return Accepted(ids=prior_ids.split(","), depth=depth, replayed=True)
-        if then is not None and (missing := self.durability.shortfall(ack)):
+        if missing:
             raise OutcomeUnknown(f"the submit was enqueued, but {missing}", ids)
         return Accepted(ids=ids, depth=depth)
 
     async def enqueue_with(
         self, script: Script, script_keys: list[str], args: list[Any], ids: list[str]
     ) -> tuple[Any, str | None]:
-        """Run another enqueue script (functions/api/eventsubmit.py) the way `submit` runs its
-        own: memory admission first, durability in the same write, and the same errors
-        (MemoryFull, RedisUnavailable, OutcomeUnknown naming `ids`). Returns its reply and what
-        the durability asked for lacks (None: all there, or none asked): the caller raises
+        """Run an enqueue script (the submit script, or functions/api/eventsubmit.py's): memory
+        admission first, durability in the same write, and the same errors (MemoryFull,
+        RedisUnavailable, OutcomeUnknown naming `ids`). Returns its reply and what the
+        durability asked for lacks (None: all there, or none asked): the caller raises
         OutcomeUnknown for it only if the script wrote something."""
         if self.admission.due():
             await self._sample_memory()
@@ -304,7 +275,10 @@ class Submitter:
                 )
             )
         except RedisUnavailable as exc:
-            # As in `submit`: only a script that left this process without a reply may have run.
+            # Only a script that left this process can have run. One that Redis refused
+            # (OOM, MISCONF, NOREPLICAS, READONLY) wrote nothing: Redis checks a script's first
+            # write, and every enqueue script reads before it writes (redis 7.0 src/script.c
+            # scriptVerifyWriteCommandAllow, scriptVerifyOOM; 6.2 src/scripting.c).
             if isinstance(exc.__cause__, Unanswered):
                 raise OutcomeUnknown(
                     "Redis did not answer after the submit was sent, so it may have been "
