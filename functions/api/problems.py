@@ -129,6 +129,29 @@ def queue_unavailable(detail: str, retry_after: int) -> Problem:
     return Problem("queue-unavailable", detail, headers={"Retry-After": str(retry_after)})
 
 
+def not_enqueued(exc: Exception, settings: Any) -> Problem:
+    """The 503 for a submit refused before Redis wrote anything: Redis above its memory
+    admission (functions/api/admission.py, MemoryFull) or unable to serve (RedisUnavailable)."""
+    if isinstance(exc, RedisUnavailable):
+        return queue_unavailable(
+            "the queue is unavailable; nothing was enqueued", settings.RETRY_AFTER
+        )
+    return Problem(
+        "memory-pressure",
+        f"{exc}; nothing was enqueued",
+        headers={"Retry-After": str(settings.RETRY_AFTER)},
+    )
+
+
+def backlog_full(queue: str, depth: int, limit: int, retry_after: int) -> Problem:
+    """The 429 for a queue whose backlog limit a submit would pass (nothing was enqueued)."""
+    return Problem(
+        "backlog-full",
+        f"queue {queue!r} holds {depth} invocations; the limit is {limit}",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def outcome_unknown(ids: list[str], retry_after: int, why: str) -> Problem:
     """The 503 for a submit whose fate is unknown: sent to Redis and never answered, or
     enqueued without the durability asked for.

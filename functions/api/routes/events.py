@@ -39,7 +39,13 @@ from functions.api.callbacks import callback_url
 from functions.api.eventsubmit import EventAccepted, EventSubmit, QueueFull, submit_events
 from functions.api.finite import NonFinite, refuse_non_finite
 from functions.api.hotroute import HotRoute
-from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
+from functions.api.problems import (
+    Problem,
+    backlog_full,
+    not_enqueued,
+    outcome_unknown,
+    validation_errors,
+)
 from functions.api.submit import OutcomeUnknown, RedisUnavailable, Submitter
 
 PATH = "/v1/events"
@@ -129,27 +135,17 @@ async def _enqueue(
         accepted = await submit_events(submitter, items, callback, tenant)
     except MemoryFull as exc:
         _rejected(names, "memory")
-        raise Problem(
-            "memory-pressure",
-            f"{exc}; nothing was enqueued",
-            headers={"Retry-After": str(settings.RETRY_AFTER)},
-        ) from exc
+        raise not_enqueued(exc, settings) from exc
     except OutcomeUnknown as exc:
         for name in names:
             metrics.OUTCOME_UNKNOWN.labels(name).inc()
         raise outcome_unknown(exc.ids, settings.RETRY_AFTER, exc.detail) from exc
     except RedisUnavailable as exc:
         _rejected(names, "redis_unavailable")
-        raise queue_unavailable(
-            "the queue is unavailable; nothing was enqueued", settings.RETRY_AFTER
-        ) from exc
+        raise not_enqueued(exc, settings) from exc
     except QueueFull as exc:
         _rejected(names, "backlog")
-        raise Problem(
-            "backlog-full",
-            f"queue {exc.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
-            headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
-        ) from exc
+        raise backlog_full(exc.queue, exc.depth, exc.limit, settings.BACKLOG_RETRY_AFTER) from exc
     for item, replayed in zip(items, accepted.replayed, strict=True):
         if not replayed:
             metrics.submitted(item.spec.name).inc()

@@ -27,7 +27,13 @@ from functions.api.auth import Caller, authenticate, require_invoke
 from functions.api.callbacks import callback_url
 from functions.api.finite import NonFinite, refuse_non_finite, refuse_non_finite_values
 from functions.api.hotroute import HotRoute
-from functions.api.problems import Problem, outcome_unknown, queue_unavailable, validation_errors
+from functions.api.problems import (
+    Problem,
+    backlog_full,
+    not_enqueued,
+    outcome_unknown,
+    validation_errors,
+)
 from functions.api.quotas import (
     RateLimited,
     TenantBacklogFull,
@@ -161,27 +167,17 @@ async def _enqueue(
         )
     except MemoryFull as exc:
         metrics.REJECTED.labels(spec.name, "memory").inc(len(payloads))
-        raise Problem(
-            "memory-pressure",
-            f"{exc}; nothing was enqueued",
-            headers={"Retry-After": str(settings.RETRY_AFTER)},
-        ) from exc
+        raise not_enqueued(exc, settings) from exc
     except OutcomeUnknown as exc:
         metrics.OUTCOME_UNKNOWN.labels(spec.name).inc(len(payloads))
         raise outcome_unknown(exc.ids, settings.RETRY_AFTER, exc.detail) from exc
     except RedisUnavailable as exc:
         metrics.REJECTED.labels(spec.name, "redis_unavailable").inc(len(payloads))
-        raise queue_unavailable(
-            "the queue is unavailable; nothing was enqueued", settings.RETRY_AFTER
-        ) from exc
+        raise not_enqueued(exc, settings) from exc
     except BacklogFull as exc:
         metrics.REJECTED.labels(spec.name, "backlog").inc(len(payloads))
         metrics.QUEUE_DEPTH.labels(spec.queue).set(exc.depth)
-        raise Problem(
-            "backlog-full",
-            f"queue {spec.queue!r} holds {exc.depth} invocations; the limit is {exc.limit}",
-            headers={"Retry-After": str(settings.BACKLOG_RETRY_AFTER)},
-        ) from exc
+        raise backlog_full(spec.queue, exc.depth, exc.limit, settings.BACKLOG_RETRY_AFTER) from exc
     except RateLimited as exc:
         assert quota is not None
         metrics.REJECTED.labels(spec.name, "rate_limited").inc(len(payloads))
